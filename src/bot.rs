@@ -1,0 +1,340 @@
+//! The bot's behaviour, independent of how Slack reached it (HTTP or Socket Mode).
+//!
+//! Handlers here never await an outside call: they decide, admit work to the [`WorkPool`], and
+//! return what to acknowledge with. The answer is produced and delivered on the pool through
+//! the [`ChatSink`]. Answers come from a [`Responder`]; until the agent exists that is
+//! [`NotConfigured`], which says so honestly through the same path.
+
+use crate::chat::slack::commands::{self, Parsed, SlashCommand, Sub};
+use crate::chat::slack::events::{self, Envelope, Inbound};
+use crate::chat::slack::render;
+use crate::chat::{BotIdentity, ChatSink, Question, ThreadRef, Visibility};
+use crate::metrics::Metrics;
+use crate::work::{Busy, Slot, WorkPool};
+use async_trait::async_trait;
+use moka::sync::Cache;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Produces the answer to a question (the agent plugs in here).
+#[async_trait]
+pub trait Responder: Send + Sync + 'static {
+    /// The answer, as Slack mrkdwn.
+    async fn answer(&self, question: &Question) -> String;
+}
+
+/// The responder used until an agent is configured: says so plainly.
+pub struct NotConfigured;
+
+#[async_trait]
+impl Responder for NotConfigured {
+    async fn answer(&self, _question: &Question) -> String {
+        "I can't answer questions about AWS yet: no agent is configured in this opsbot build. \
+         `/aws help` lists what works today."
+            .into()
+    }
+}
+
+/// Text users see when the pool is full.
+pub const BUSY_TEXT: &str =
+    "I'm busy with other questions right now. Please try again in a minute.";
+
+/// How to acknowledge an Events API delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventAck {
+    /// Echo this challenge (`url_verification`).
+    Challenge(String),
+    /// A question was admitted; the answer follows in the thread.
+    Accepted,
+    /// Already seen this `event_id` (a Slack retry): nothing more happens.
+    Duplicate,
+    /// Not for the bot.
+    Ignored(&'static str),
+    /// Admitted as a polite "busy" reply instead of an answer.
+    Busy,
+}
+
+impl EventAck {
+    /// Label for metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Challenge(_) => "challenge",
+            Self::Accepted => "accepted",
+            Self::Duplicate => "duplicate",
+            Self::Ignored(_) => "ignored",
+            Self::Busy => "busy",
+        }
+    }
+}
+
+/// The immediate answer to a slash command (shown only to the person who ran it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandAck {
+    /// Ephemeral text returned in the HTTP response (or Socket Mode ack).
+    pub text: String,
+}
+
+/// Shared state of the bot.
+pub struct Bot {
+    sink: Arc<dyn ChatSink>,
+    responder: Arc<dyn Responder>,
+    pool: WorkPool,
+    /// `event_id`s already handled (Slack retries deliver the same id).
+    seen: Cache<String, ()>,
+    /// (channel, thread root, user) where the bot answered that user: follow-ups need no mention.
+    threads: Cache<(String, String, String), ()>,
+    identity: OnceLock<BotIdentity>,
+    metrics: Arc<Metrics>,
+    command: String,
+}
+
+impl Bot {
+    /// A bot writing through `sink`, answering with `responder`.
+    pub fn new(
+        sink: Arc<dyn ChatSink>,
+        responder: Arc<dyn Responder>,
+        pool: WorkPool,
+        metrics: Arc<Metrics>,
+        command: &str,
+        dedup_ttl: Duration,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            sink,
+            responder,
+            pool,
+            seen: Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(dedup_ttl)
+                .build(),
+            threads: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(7 * 24 * 3600))
+                .build(),
+            identity: OnceLock::new(),
+            metrics,
+            command: command.to_string(),
+        })
+    }
+
+    /// Records who the bot is (after `auth.test`); marks the bot ready.
+    pub fn set_identity(&self, identity: BotIdentity) {
+        let _ = self.identity.set(identity);
+    }
+
+    /// Whether `auth.test` has succeeded.
+    pub fn is_ready(&self) -> bool {
+        self.identity.get().is_some()
+    }
+
+    /// The sink replies go through.
+    pub fn sink(&self) -> &Arc<dyn ChatSink> {
+        &self.sink
+    }
+
+    /// The work pool.
+    pub fn pool(&self) -> &WorkPool {
+        &self.pool
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Handles one Events API envelope. Never awaits: safe to call before acknowledging.
+    pub fn on_event(self: &Arc<Self>, envelope: Envelope, retry: Option<u32>) -> EventAck {
+        let (event_id, team_id, event) = match envelope {
+            Envelope::UrlVerification { challenge } => return EventAck::Challenge(challenge),
+            Envelope::Other(kind) => {
+                tracing::debug!(kind, "ignoring envelope type");
+                return EventAck::Ignored("envelope type");
+            }
+            Envelope::Callback {
+                event_id,
+                team_id,
+                event,
+            } => (event_id, team_id, event),
+        };
+        if !self.seen.entry(event_id.clone()).or_insert(()).is_fresh() {
+            tracing::info!(event_id, retry, "duplicate delivery ignored");
+            return EventAck::Duplicate;
+        }
+        let bot_user = self.identity.get().map(|i| i.user_id.as_str());
+        let asked = |c: &str, t: &str, u: &str| {
+            self.threads
+                .contains_key(&(c.to_string(), t.to_string(), u.to_string()))
+        };
+        let question = match events::classify(&event, team_id.as_deref(), bot_user, &asked) {
+            Inbound::Ignore(why) => {
+                tracing::debug!(event_id, why, "event ignored");
+                return EventAck::Ignored(why);
+            }
+            Inbound::Question(q) => q,
+        };
+        tracing::info!(
+            target: "audit",
+            event_id,
+            user = question.user,
+            channel = question.message.channel,
+            dm = question.is_dm,
+            question = %preview(&question.text),
+            "question received"
+        );
+        match self.pool.admit(&question.user) {
+            Ok(slot) => {
+                let bot = self.clone();
+                self.pool
+                    .spawn(async move { bot.answer_in_thread(question, slot).await });
+                EventAck::Accepted
+            }
+            Err(busy) => {
+                tracing::warn!(user = question.user, %busy, "busy: question not admitted");
+                let bot = self.clone();
+                self.pool.spawn(async move {
+                    match bot
+                        .sink
+                        .post(&question.thread, &render::notice(BUSY_TEXT))
+                        .await
+                    {
+                        Ok(_) => bot.metrics.reply("busy"),
+                        Err(e) => bot.report(&e),
+                    }
+                });
+                EventAck::Busy
+            }
+        }
+    }
+
+    async fn answer_in_thread(self: Arc<Self>, q: Question, _slot: Slot) {
+        if let Err(e) = self.sink.progress(&q.message, &q.thread, true).await {
+            tracing::debug!(error = %e, "could not show progress");
+        }
+        let answer = self.responder.answer(&q).await;
+        self.deliver(&q.thread, &answer).await;
+        self.threads.insert(
+            (
+                q.thread.channel.clone(),
+                q.thread.thread_ts.clone(),
+                q.user.clone(),
+            ),
+            (),
+        );
+        if let Err(e) = self.sink.progress(&q.message, &q.thread, false).await {
+            tracing::debug!(error = %e, "could not clear progress");
+        }
+    }
+
+    /// Posts `answer` into `thread` as blocks, several messages, or a file.
+    pub async fn deliver(&self, thread: &ThreadRef, answer: &str) {
+        let plan = render::plan(answer);
+        for m in &plan.messages {
+            match self.sink.post(thread, m).await {
+                Ok(_) => self.metrics.reply("message"),
+                Err(e) => return self.report(&e),
+            }
+        }
+        if let Some(file) = &plan.file {
+            match self.sink.upload(thread, file).await {
+                Ok(()) => self.metrics.reply("file"),
+                Err(e) => self.report(&e),
+            }
+        }
+    }
+
+    fn report(&self, e: &crate::chat::ChatError) {
+        self.metrics.error(e.kind());
+        tracing::error!(error = %e, "reply not delivered");
+    }
+
+    /// Handles a slash command; returns the ephemeral acknowledgement. Never awaits.
+    pub fn on_command(self: &Arc<Self>, cmd: SlashCommand) -> CommandAck {
+        let sub = match commands::parse_text(&self.command, &cmd.text) {
+            Parsed::Help(text) => {
+                return CommandAck {
+                    text: format!("```{text}```"),
+                };
+            }
+            Parsed::Run(sub) => sub,
+        };
+        tracing::info!(target: "audit", user = cmd.user_id, channel = cmd.channel_id, command = ?sub, "command received");
+        let slot = match self.pool.admit(&cmd.user_id) {
+            Ok(slot) => slot,
+            Err(Busy::Global | Busy::PerUser) => {
+                self.metrics.reply("busy");
+                return CommandAck {
+                    text: BUSY_TEXT.into(),
+                };
+            }
+        };
+        let bot = self.clone();
+        self.pool
+            .spawn(async move { bot.run_command(cmd, sub, slot).await });
+        CommandAck {
+            text: "Working on it…".into(),
+        }
+    }
+
+    async fn run_command(self: Arc<Self>, cmd: SlashCommand, sub: Sub, _slot: Slot) {
+        let (text, visibility) = match sub {
+            Sub::Whoami => (self.whoami(&cmd), Visibility::Ephemeral),
+            Sub::Accounts => (
+                "No AWS accounts are available to you in this channel: the account registry and \
+                 access policy are not configured in this build yet (deny by default)."
+                    .to_string(),
+                Visibility::Ephemeral,
+            ),
+            Sub::Ask { question } => {
+                let q = Question {
+                    user: cmd.user_id.clone(),
+                    team: cmd.team_id.clone(),
+                    message: crate::chat::MessageRef {
+                        channel: cmd.channel_id.clone(),
+                        ts: String::new(),
+                    },
+                    thread: ThreadRef {
+                        channel: cmd.channel_id.clone(),
+                        thread_ts: String::new(),
+                    },
+                    text: question.join(" "),
+                    is_dm: cmd.channel_id.starts_with('D'),
+                };
+                (self.responder.answer(&q).await, Visibility::InChannel)
+            }
+            Sub::Help => (commands::help(&self.command), Visibility::Ephemeral),
+        };
+        let plan = render::plan(&text);
+        let mut messages = plan.messages;
+        if let Some(file) = plan.file {
+            messages.push(render::notice(&file.comment));
+        }
+        for m in &messages {
+            match self.sink.respond(&cmd.response_url, m, visibility).await {
+                Ok(()) => self.metrics.reply("response_url"),
+                Err(e) => return self.report(&e),
+            }
+        }
+    }
+
+    fn whoami(&self, cmd: &SlashCommand) -> String {
+        format!(
+            "You are <@{user}> (`{user}`){team}, asking from <#{channel}>.\n\
+             *Groups:* none known: no identity provider is configured yet.\n\
+             *Accounts you may query here:* none (deny by default until an access policy grants some).",
+            user = cmd.user_id,
+            team = cmd
+                .team_id
+                .as_deref()
+                .map(|t| format!(" in workspace `{t}`"))
+                .unwrap_or_default(),
+            channel = cmd.channel_id,
+        )
+    }
+}
+
+fn preview(text: &str) -> String {
+    let mut p: String = text.chars().take(200).collect();
+    if text.chars().count() > 200 {
+        p.push('…');
+    }
+    p
+}

@@ -1,0 +1,119 @@
+//! Socket Mode: the same [`Bot`] handlers over slack-morphism's WebSocket client, so a team can
+//! run opsbot with no public URL. slack-morphism acknowledges each envelope by `envelope_id`
+//! after our callback returns; the callbacks only enqueue work, so acks are immediate.
+
+use super::client::Connector;
+use super::commands::SlashCommand;
+use super::events::{Envelope, Event};
+use crate::bot::Bot;
+use crate::config::Secret;
+use slack_morphism::prelude::*;
+use std::sync::Arc;
+
+/// A running Socket Mode listener.
+pub struct SocketMode {
+    listener: SlackClientSocketModeListener<Connector>,
+}
+
+/// Why Socket Mode could not start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "Socket Mode could not connect: {0}; check SLACK_APP_TOKEN (xapp-..., scope connections:write) and that Socket Mode is enabled in the app settings"
+)]
+pub struct SocketError(String);
+
+fn to_envelope(cb: &SlackPushEventCallback) -> Option<Envelope> {
+    let event: Event = serde_json::to_value(&cb.event)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())?;
+    Some(Envelope::Callback {
+        event_id: cb.event_id.to_string(),
+        team_id: Some(cb.team_id.to_string()),
+        event,
+    })
+}
+
+fn to_command(ev: &SlackCommandEvent) -> SlashCommand {
+    SlashCommand {
+        command: ev.command.to_string(),
+        text: ev.text.clone().unwrap_or_default(),
+        user_id: ev.user_id.to_string(),
+        user_name: None,
+        channel_id: ev.channel_id.to_string(),
+        team_id: Some(ev.team_id.to_string()),
+        response_url: ev.response_url.0.to_string(),
+    }
+}
+
+impl SocketMode {
+    /// Connects `connections` WebSockets with `app_token` and routes envelopes to `bot`.
+    pub async fn start(
+        bot: Arc<Bot>,
+        client: Arc<SlackClient<Connector>>,
+        app_token: &Secret,
+        connections: u32,
+    ) -> Result<Self, SocketError> {
+        let mut callbacks = SlackSocketModeListenerCallbacks::<Connector>::new();
+        let b = bot.clone();
+        callbacks.push_events_callback = Box::new(
+            move |cb: SlackPushEventCallback,
+                  _c: Arc<SlackClient<Connector>>,
+                  _s: SlackClientEventsUserState| {
+                let bot = b.clone();
+                async move {
+                    match to_envelope(&cb) {
+                        Some(env) => {
+                            let ack = bot.on_event(env, None);
+                            bot.metrics().request("socket_events", ack.outcome());
+                        }
+                        None => bot.metrics().request("socket_events", "malformed"),
+                    }
+                    Ok(())
+                }
+            },
+        );
+        let b = bot.clone();
+        callbacks.command_callback = Box::new(
+            move |ev: SlackCommandEvent,
+                  _c: Arc<SlackClient<Connector>>,
+                  _s: SlackClientEventsUserState| {
+                let bot = b.clone();
+                async move {
+                    let ack = bot.on_command(to_command(&ev));
+                    bot.metrics().request("socket_commands", "ok");
+                    Ok(SlackCommandEventResponse::new(
+                        SlackMessageContent::new().with_text(ack.text),
+                    )
+                    .with_response_type(SlackMessageResponseType::Ephemeral))
+                }
+            },
+        );
+        let b = bot;
+        callbacks.interaction_callback = Box::new(
+            move |_ev: SlackInteractionEvent,
+                  _c: Arc<SlackClient<Connector>>,
+                  _s: SlackClientEventsUserState| {
+                let bot = b.clone();
+                async move {
+                    bot.metrics().request("socket_interactions", "ok");
+                    Ok(SlackInteractionResponse::Empty)
+                }
+            },
+        );
+        let env = Arc::new(SlackClientEventsListenerEnvironment::new(client));
+        let config = SlackClientSocketModeConfig::new().with_max_connections_count(connections);
+        let listener = SlackClientSocketModeListener::new(&config, env, callbacks);
+        let token = SlackApiToken::new(app_token.expose().into());
+        listener
+            .listen_for(&token)
+            .await
+            .map_err(|e| SocketError(e.to_string()))?;
+        listener.start().await;
+        Ok(Self { listener })
+    }
+
+    /// Closes the WebSockets.
+    pub async fn shutdown(&self) {
+        self.listener.shutdown().await;
+    }
+}

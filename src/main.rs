@@ -1,0 +1,100 @@
+//! `opsbot` binary: parse the command line, load the configuration, run.
+
+use anyhow::Context;
+use clap::Parser;
+use opsbot::app::App;
+use opsbot::cli::{Cli, Command};
+use opsbot::config::Config;
+use std::process::ExitCode;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("OPSBOT_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    opsbot::install_crypto();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => match Config::load(&config, &env) {
+            Ok(c) => {
+                println!("{}", c.summary());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve { config, listen } => {
+            let mut config = match Config::load(&config, &env) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("opsbot cannot start: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if let Some(addr) = listen {
+                config.server.listen = addr;
+            }
+            init_logging();
+            match serve(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("opsbot stopped: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; pick another with --listen",
+                config.server.listen
+            )
+        })?;
+    let app = App::build(config, None)?;
+    app.run(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,124 @@
+//! Prometheus metrics, served as text on `GET /metrics`.
+//!
+//! Requests by route and outcome, Slack ack latency, replies sent, errors by kind, and
+//! de-duplicated or busy-rejected deliveries. Labels are small fixed sets (no user ids).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+/// Labels for a request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteOutcome {
+    /// `events`, `commands`, `interactions`, `socket_events`, ...
+    pub route: &'static str,
+    /// `ok`, `unauthorized`, `malformed`, `too_large`, `duplicate`, `busy`, ...
+    pub outcome: &'static str,
+}
+
+/// A single `kind` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Kind {
+    /// What happened.
+    pub kind: &'static str,
+}
+
+/// A route label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Route {
+    /// Which endpoint.
+    pub route: &'static str,
+}
+
+/// All metrics of the process.
+pub struct Metrics {
+    registry: Registry,
+    /// Slack requests by route and outcome.
+    pub requests: Family<RouteOutcome, Counter>,
+    /// Time from request arrival to acknowledgement, by route.
+    pub ack_seconds: Family<Route, Histogram>,
+    /// Replies delivered, by kind (`message`, `file`, `response_url`, `busy`).
+    pub replies: Family<Kind, Counter>,
+    /// Errors by kind (`slack_api`, `slack_rate_limited`, ...).
+    pub errors: Family<Kind, Counter>,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("opsbot");
+        let requests = Family::<RouteOutcome, Counter>::default();
+        let ack_seconds = Family::<Route, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 3.0])
+        });
+        let replies = Family::<Kind, Counter>::default();
+        let errors = Family::<Kind, Counter>::default();
+        registry.register(
+            "slack_requests",
+            "Slack requests by route and outcome",
+            requests.clone(),
+        );
+        registry.register(
+            "slack_ack_seconds",
+            "Time to acknowledge a Slack request",
+            ack_seconds.clone(),
+        );
+        registry.register("replies", "Replies delivered by kind", replies.clone());
+        registry.register("errors", "Errors by kind", errors.clone());
+        Arc::new(Self {
+            registry,
+            requests,
+            ack_seconds,
+            replies,
+            errors,
+        })
+    }
+
+    /// Counts one request.
+    pub fn request(&self, route: &'static str, outcome: &'static str) {
+        self.requests
+            .get_or_create(&RouteOutcome { route, outcome })
+            .inc();
+    }
+
+    /// Counts one error.
+    pub fn error(&self, kind: &'static str) {
+        self.errors.get_or_create(&Kind { kind }).inc();
+    }
+
+    /// Counts one reply.
+    pub fn reply(&self, kind: &'static str) {
+        self.replies.get_or_create(&Kind { kind }).inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histogram() {
+        let m = Metrics::new();
+        m.request("events", "ok");
+        m.ack_seconds
+            .get_or_create(&Route { route: "events" })
+            .observe(0.001);
+        let text = m.render();
+        assert!(
+            text.contains(r#"opsbot_slack_requests_total{route="events",outcome="ok"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("opsbot_slack_ack_seconds_bucket"), "{text}");
+    }
+}

@@ -1,0 +1,137 @@
+//! The bounded pool answers run on: a global limit, a per-person limit, and a tracker so
+//! shutdown can wait for in-flight work.
+//!
+//! Admission is decided synchronously (no awaiting) so the HTTP handler can acknowledge Slack
+//! at once; the work itself runs on a tracked tokio task.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::task::TaskTracker;
+
+/// Why work was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Busy {
+    /// Everyone's limit (`work.max_concurrent`) is reached.
+    #[error("the bot is at its limit of answers in progress")]
+    Global,
+    /// This person's limit (`work.max_per_user`) is reached.
+    #[error("you already have the most questions in progress")]
+    PerUser,
+}
+
+/// Admits and runs work with limits.
+#[derive(Clone)]
+pub struct WorkPool {
+    global: Arc<Semaphore>,
+    per_user: Arc<Mutex<HashMap<String, usize>>>,
+    max_per_user: usize,
+    tracker: TaskTracker,
+}
+
+/// Held while admitted work runs; releases both limits when dropped.
+pub struct Slot {
+    _global: OwnedSemaphorePermit,
+    user: String,
+    per_user: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.per_user.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.user);
+            }
+        }
+    }
+}
+
+impl WorkPool {
+    /// A pool with `max_concurrent` slots overall and `max_per_user` per person.
+    pub fn new(max_concurrent: usize, max_per_user: usize) -> Self {
+        Self {
+            global: Arc::new(Semaphore::new(max_concurrent)),
+            per_user: Arc::default(),
+            max_per_user,
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Reserves a slot for `user` without waiting.
+    pub fn admit(&self, user: &str) -> Result<Slot, Busy> {
+        let mut map = self.per_user.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.get(user).copied().unwrap_or(0);
+        if n >= self.max_per_user {
+            return Err(Busy::PerUser);
+        }
+        let permit = self
+            .global
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Busy::Global)?;
+        map.insert(user.to_string(), n + 1);
+        Ok(Slot {
+            _global: permit,
+            user: user.to_string(),
+            per_user: self.per_user.clone(),
+        })
+    }
+
+    /// Runs `work` on a tracked task (shutdown waits for it).
+    pub fn spawn<F>(&self, work: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tracker.spawn(work);
+    }
+
+    /// Tasks still running.
+    pub fn in_flight(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Stops admitting tracked work and waits up to `deadline` for what runs; true if all finished.
+    pub async fn drain(&self, deadline: Duration) -> bool {
+        self.tracker.close();
+        tokio::time::timeout(deadline, self.tracker.wait())
+            .await
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_user_and_global_limits() {
+        let pool = WorkPool::new(3, 2);
+        let a1 = pool.admit("a").unwrap();
+        let _a2 = pool.admit("a").unwrap();
+        assert_eq!(pool.admit("a").err(), Some(Busy::PerUser));
+        let _b1 = pool.admit("b").unwrap();
+        assert_eq!(pool.admit("c").err(), Some(Busy::Global));
+        drop(a1);
+        assert!(pool.admit("a").is_ok(), "slot released on drop");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn drain_waits_for_work_until_deadline() {
+        let pool = WorkPool::new(4, 4);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d = done.clone();
+        pool.spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            d.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        assert!(pool.drain(Duration::from_secs(5)).await);
+        assert!(done.load(std::sync::atomic::Ordering::SeqCst));
+        let pool = WorkPool::new(4, 4);
+        pool.spawn(tokio::time::sleep(Duration::from_secs(60)));
+        assert!(!pool.drain(Duration::from_secs(5)).await);
+    }
+}
