@@ -22,7 +22,7 @@ pub enum Envelope {
         /// Workspace id.
         team_id: Option<String>,
         /// The inner event.
-        event: Event,
+        event: Box<Event>,
     },
     /// Any other envelope type (e.g. `app_rate_limited`): acknowledged and ignored.
     Other(String),
@@ -86,7 +86,7 @@ pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
         "event_callback" => Ok(Envelope::Callback {
             event_id: raw.event_id.ok_or(ParseError::Missing("event_id"))?,
             team_id: raw.team_id,
-            event: raw.event.ok_or(ParseError::Missing("event"))?,
+            event: Box::new(raw.event.ok_or(ParseError::Missing("event"))?),
         }),
         other => Ok(Envelope::Other(other.to_string())),
     }

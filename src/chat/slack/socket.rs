@@ -29,7 +29,7 @@ fn to_envelope(cb: &SlackPushEventCallback) -> Option<Envelope> {
     Some(Envelope::Callback {
         event_id: cb.event_id.to_string(),
         team_id: Some(cb.team_id.to_string()),
-        event,
+        event: Box::new(event),
     })
 }
 
@@ -43,6 +43,17 @@ fn to_command(ev: &SlackCommandEvent) -> SlashCommand {
         team_id: Some(ev.team_id.to_string()),
         response_url: ev.response_url.0.to_string(),
     }
+}
+
+/// slack-morphism acknowledges envelopes it cannot parse (they never parse better on
+/// redelivery) and reports them here: log them so they are never silent.
+fn log_error(
+    err: Box<dyn std::error::Error + Send + Sync + 'static>,
+    _client: Arc<SlackClient<Connector>>,
+    _state: SlackClientEventsUserState,
+) -> axum::http::StatusCode {
+    tracing::warn!(error = %err, "Socket Mode envelope could not be handled");
+    axum::http::StatusCode::OK
 }
 
 impl SocketMode {
@@ -88,7 +99,7 @@ impl SocketMode {
                 }
             },
         );
-        let b = bot;
+        let b = bot.clone();
         callbacks.interaction_callback = Box::new(
             move |_ev: SlackInteractionEvent,
                   _c: Arc<SlackClient<Connector>>,
@@ -100,7 +111,9 @@ impl SocketMode {
                 }
             },
         );
-        let env = Arc::new(SlackClientEventsListenerEnvironment::new(client));
+        let env = Arc::new(
+            SlackClientEventsListenerEnvironment::new(client).with_error_handler(log_error),
+        );
         let config = SlackClientSocketModeConfig::new().with_max_connections_count(connections);
         let listener = SlackClientSocketModeListener::new(&config, env, callbacks);
         let token = SlackApiToken::new(app_token.expose().into());
@@ -115,5 +128,25 @@ impl SocketMode {
     /// Closes the WebSockets.
     pub async fn shutdown(&self) {
         self.listener.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_push_event_round_trips_to_our_envelope() {
+        let raw = serde_json::json!({"token":"t","team_id":"T1","api_app_id":"A1","type":"event_callback","event_id":"Ev1","event_time":1700000000,
+            "event":{"type":"app_mention","user":"U1","text":"<@UBOT> hi","ts":"1.1","channel":"C1","event_ts":"1.1"}});
+        let cb: SlackPushEventCallback = serde_json::from_value(raw).unwrap();
+        eprintln!("{}", serde_json::to_value(&cb.event).unwrap());
+        let env = to_envelope(&cb).expect("converts");
+        let Envelope::Callback { event, .. } = env else {
+            panic!()
+        };
+        assert_eq!(event.user.as_deref(), Some("U1"));
+        assert_eq!(event.channel.as_deref(), Some("C1"));
+        assert_eq!(event.ts.as_deref(), Some("1.1"));
     }
 }

@@ -1,0 +1,356 @@
+//! A fake of the Slack Web API that speaks the documented wire format and records every call.
+//!
+//! Serves `/api/{method}` (JSON or form bodies, `Authorization: Bearer` checked like Slack:
+//! a wrong token gets `{"ok":false,"error":"invalid_auth"}`), upload URLs from
+//! `files.getUploadURLExternal`, slash command `response_url`s, and a Socket Mode WebSocket
+//! handed out by `apps.connections.open`. Tests script failures (429 with `Retry-After`) and
+//! delays per method, and read back what was called. Shared by tests and benches.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use serde_json::{Value, json};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
+
+/// The token the fake accepts.
+pub const BOT_TOKEN: &str = "xoxb-test-token";
+/// The bot user id `auth.test` reports.
+pub const BOT_USER: &str = "UBOT";
+/// The team id `auth.test` reports.
+pub const TEAM: &str = "T0TEST";
+
+/// One recorded call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Web API method (`chat.postMessage`), `upload`, `response_url` or `socket_ack`.
+    pub method: String,
+    /// Parsed body (JSON, form, or query as a JSON object).
+    pub body: Value,
+    /// Raw body bytes.
+    pub raw: Vec<u8>,
+    /// The HTTP status the fake answered with.
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<Call>,
+    /// method -> queued (status, retry_after) failures to answer before succeeding.
+    failures: HashMap<String, VecDeque<(u16, u64, &'static str)>>,
+    delays: HashMap<String, Duration>,
+    ts: u64,
+    envelopes: VecDeque<Value>,
+}
+
+/// Handle to a running fake.
+#[derive(Clone)]
+pub struct FakeSlack {
+    /// Address it listens on.
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+    changed: Arc<Notify>,
+    socket_tx: Arc<Mutex<Option<mpsc::UnboundedSender<Value>>>>,
+}
+
+impl FakeSlack {
+    /// Starts the fake on 127.0.0.1 with a random port.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let fake = FakeSlack {
+            addr,
+            inner: Arc::default(),
+            changed: Arc::default(),
+            socket_tx: Arc::default(),
+        };
+        let app = Router::new()
+            .route("/api/{method}", any(api))
+            .route("/upload/{id}", post(upload))
+            .route("/response/{id}", post(response_url))
+            .route("/socket", get(socket))
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        fake
+    }
+
+    /// Base URL to configure as `slack.api_url`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// A `response_url` on this fake.
+    pub fn response_url(&self, id: &str) -> String {
+        format!("http://{}/response/{id}", self.addr)
+    }
+
+    /// Answers the next `n` calls of `method` with HTTP 429 and `Retry-After: retry_after`.
+    pub fn rate_limit(&self, method: &str, n: usize, retry_after: u64) {
+        let mut i = self.inner.lock().unwrap();
+        let q = i.failures.entry(method.into()).or_default();
+        for _ in 0..n {
+            q.push_back((429, retry_after, "ratelimited"));
+        }
+    }
+
+    /// Answers the next `n` calls of `method` with `{"ok":false,"error":code}`.
+    pub fn fail(&self, method: &str, n: usize, code: &'static str) {
+        let mut i = self.inner.lock().unwrap();
+        let q = i.failures.entry(method.into()).or_default();
+        for _ in 0..n {
+            q.push_back((200, 0, code));
+        }
+    }
+
+    /// Delays every answer to `method` by `d`.
+    pub fn delay(&self, method: &str, d: Duration) {
+        self.inner.lock().unwrap().delays.insert(method.into(), d);
+    }
+
+    /// Queues a Socket Mode envelope; sent after `hello` to the next connection (or now).
+    pub fn send_envelope(&self, envelope: Value) {
+        if let Some(tx) = self.socket_tx.lock().unwrap().as_ref() {
+            if tx.send(envelope.clone()).is_ok() {
+                return;
+            }
+        }
+        self.inner.lock().unwrap().envelopes.push_back(envelope);
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.inner.lock().unwrap().calls.clone()
+    }
+
+    /// Successful calls of `method`.
+    pub fn ok_calls(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method && c.status == 200)
+            .collect()
+    }
+
+    /// All calls (any status) of `method`.
+    pub fn all_calls(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
+
+    /// Waits until `method` has at least `n` successful calls (10 s liveness bound).
+    pub async fn wait_for(&self, method: &str, n: usize) -> Vec<Call> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let notified = self.changed.notified();
+            let calls = self.ok_calls(method);
+            if calls.len() >= n {
+                return calls;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "timed out waiting for {n} x {method}; calls: {:#?}",
+                    self.calls()
+                );
+            }
+        }
+    }
+
+    fn record(&self, method: &str, body: Value, raw: &[u8], status: u16) {
+        let mut i = self.inner.lock().unwrap();
+        i.calls.push(Call {
+            method: method.into(),
+            body,
+            raw: raw.to_vec(),
+            status,
+        });
+        drop(i);
+        self.changed.notify_waiters();
+    }
+}
+
+fn parse_body(headers: &HeaderMap, raw: &[u8], query: Option<&str>) -> Value {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.starts_with("application/json") {
+        return serde_json::from_slice(raw).unwrap_or(Value::Null);
+    }
+    let text = if raw.is_empty() {
+        query.unwrap_or("").as_bytes()
+    } else {
+        raw
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(text).unwrap_or_default();
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}
+
+fn json_response(status: StatusCode, v: Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json; charset=utf-8")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+async fn api(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let body = parse_body(&headers, &raw, query.as_deref());
+    let (failure, delay) = {
+        let mut i = fake.inner.lock().unwrap();
+        let f = i.failures.get_mut(&method).and_then(|q| q.pop_front());
+        (f, i.delays.get(&method).copied())
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let expected_token = if method == "apps.connections.open" {
+        "xapp-test-token"
+    } else {
+        BOT_TOKEN
+    };
+    if auth != format!("Bearer {expected_token}") {
+        fake.record(&method, body, &raw, 200);
+        return json_response(
+            StatusCode::OK,
+            json!({"ok": false, "error": if auth.is_empty() { "not_authed" } else { "invalid_auth" }}),
+        );
+    }
+    if let Some((status, retry_after, code)) = failure {
+        fake.record(&method, body, &raw, status);
+        if status == 429 {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [
+                    ("retry-after", retry_after.to_string()),
+                    ("content-type", "application/json; charset=utf-8".into()),
+                ],
+                json!({"ok": false, "error": code}).to_string(),
+            )
+                .into_response();
+        }
+        return json_response(StatusCode::OK, json!({"ok": false, "error": code}));
+    }
+    let reply = match method.as_str() {
+        "auth.test" => {
+            json!({"ok": true, "url": "https://opsbot-test.slack.com/", "team": "Opsbot Test",
+            "user": "opsbot", "team_id": TEAM, "user_id": BOT_USER, "bot_id": "B0BOT", "is_enterprise_install": false})
+        }
+        "chat.postMessage" => {
+            let ts = {
+                let mut i = fake.inner.lock().unwrap();
+                i.ts += 1;
+                format!("1700000000.{:06}", i.ts)
+            };
+            let mut message = json!({"type": "message", "user": BOT_USER, "bot_id": "B0BOT", "ts": ts,
+                "text": body.get("text").cloned().unwrap_or(Value::Null), "team": TEAM});
+            if let Some(t) = body.get("thread_ts") {
+                message["thread_ts"] = t.clone();
+            }
+            if let Some(b) = body.get("blocks") {
+                message["blocks"] = b.clone();
+            }
+            json!({"ok": true, "channel": body.get("channel").cloned().unwrap_or(Value::Null), "ts": ts, "message": message})
+        }
+        "reactions.add" | "reactions.remove" | "assistant.threads.setStatus" => json!({"ok": true}),
+        "files.getUploadURLExternal" => json!({"ok": true,
+            "upload_url": format!("http://{}/upload/F0FILE1", fake.addr), "file_id": "F0FILE1"}),
+        "files.completeUploadExternal" => json!({"ok": true, "files": [{"id": "F0FILE1",
+            "title": body["files"][0]["title"].clone()}]}),
+        "apps.connections.open" => json!({"ok": true, "url": format!("ws://{}/socket", fake.addr)}),
+        _ => {
+            fake.record(&method, body, &raw, 200);
+            return json_response(
+                StatusCode::OK,
+                json!({"ok": false, "error": "unknown_method"}),
+            );
+        }
+    };
+    fake.record(&method, body, &raw, 200);
+    json_response(StatusCode::OK, reply)
+}
+
+async fn upload(State(fake): State<FakeSlack>, Path(id): Path<String>, raw: Bytes) -> Response {
+    fake.record(
+        "upload",
+        json!({"file_id": id, "len": raw.len()}),
+        &raw,
+        200,
+    );
+    (StatusCode::OK, format!("OK - {}", raw.len())).into_response()
+}
+
+async fn response_url(
+    State(fake): State<FakeSlack>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let mut body = parse_body(&headers, &raw, None);
+    body["_id"] = json!(id);
+    fake.record("response_url", body, &raw, 200);
+    json_response(StatusCode::OK, json!({"ok": true}))
+}
+
+async fn socket(State(fake): State<FakeSlack>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |s| run_socket(fake, s))
+}
+
+async fn run_socket(fake: FakeSlack, mut ws: WebSocket) {
+    let hello = json!({"type": "hello", "num_connections": 1,
+        "debug_info": {"host": "applink-fake", "build_number": 1, "approximate_connection_time": 18060},
+        "connection_info": {"app_id": "A0TEST"}});
+    if ws
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let queued: Vec<Value> = fake.inner.lock().unwrap().envelopes.drain(..).collect();
+    for e in queued {
+        let _ = tx.send(e);
+    }
+    *fake.socket_tx.lock().unwrap() = Some(tx);
+    loop {
+        tokio::select! {
+            Some(env) = rx.recv() => {
+                if ws.send(Message::Text(env.to_string().into())).await.is_err() { return; }
+            }
+            msg = ws.recv() => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+                    fake.record("socket_ack", v, t.as_bytes(), 200);
+                }
+                Some(Ok(Message::Ping(p))) => { let _ = ws.send(Message::Pong(p)).await; }
+                Some(Ok(_)) => {}
+                _ => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Test helpers: start the real router on 127.0.0.1:0 against the fake Slack, sign requests,
+//! and build Slack payloads.
+
+use crate::fake_slack::{BOT_TOKEN, FakeSlack};
+use opsbot::app::App;
+use opsbot::bot::Responder;
+use opsbot::chat::slack::verify::{Verifier, unix_now};
+use opsbot::config::Config;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Signing secret used by every test.
+pub const SECRET: &str = "test-signing-secret";
+
+/// A running app plus its fake Slack.
+pub struct TestApp {
+    /// Where the app listens.
+    pub addr: SocketAddr,
+    /// The fake Slack it talks to.
+    pub slack: FakeSlack,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<JoinHandle<()>>,
+}
+
+/// Environment lookup with the test secrets.
+pub fn test_env(extra: &[(&str, String)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let mut vars: Vec<(String, String)> = vec![
+        ("SLACK_BOT_TOKEN".into(), BOT_TOKEN.into()),
+        ("SLACK_SIGNING_SECRET".into(), SECRET.into()),
+        ("SLACK_APP_TOKEN".into(), "xapp-test-token".into()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+}
+
+impl TestApp {
+    /// Starts a fresh fake Slack and the app with `extra_toml` appended to a minimal config.
+    pub async fn start(extra_toml: &str) -> Self {
+        Self::start_with(extra_toml, None).await
+    }
+
+    /// Same, with a custom responder.
+    pub async fn start_with(extra_toml: &str, responder: Option<Arc<dyn Responder>>) -> Self {
+        opsbot::install_crypto();
+        let slack = FakeSlack::start().await;
+        let toml = format!("[slack]\napi_url = \"{}\"\n{extra_toml}", slack.api_url());
+        let config =
+            Config::parse(&toml, Path::new("test.toml"), &test_env(&[])).expect("test config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = App::build(config, responder).unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            app.run(listener, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        let t = TestApp {
+            addr,
+            slack,
+            http: reqwest::Client::new(),
+            stop: Some(tx),
+            done: Some(done),
+        };
+        t.wait_ready().await;
+        t
+    }
+
+    /// Waits for `/readyz` (auth.test done).
+    pub async fn wait_ready(&self) {
+        for _ in 0..500 {
+            if let Ok(r) = self.http.get(self.url("/readyz")).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("app never became ready");
+    }
+
+    /// Full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs `body` to `path` signed with the test secret.
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+        extra: &[(&str, String)],
+    ) -> reqwest::Response {
+        let ts = unix_now().to_string();
+        let sig = Verifier::new(SECRET).sign(&ts, body);
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", sig)
+            .body(body.to_vec());
+        for (k, v) in extra {
+            req = req.header(*k, v);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// POSTs a signed Events API envelope.
+    pub async fn event(&self, envelope: &Value) -> reqwest::Response {
+        self.post_signed(
+            "/slack/events",
+            envelope.to_string().as_bytes(),
+            "application/json",
+            &[],
+        )
+        .await
+    }
+
+    /// POSTs a signed slash command with `text`; the response_url points at the fake.
+    pub async fn command(&self, text: &str, user: &str, response_id: &str) -> reqwest::Response {
+        let form = serde_urlencoded::to_string([
+            ("token", "legacy"),
+            ("team_id", "T0TEST"),
+            ("team_domain", "opsbot-test"),
+            ("channel_id", "C0OPS"),
+            ("channel_name", "ops"),
+            ("user_id", user),
+            ("user_name", "ana"),
+            ("command", "/aws"),
+            ("text", text),
+            ("response_url", &self.slack.response_url(response_id)),
+            ("trigger_id", "1.2.3"),
+        ])
+        .unwrap();
+        self.post_signed(
+            "/slack/commands",
+            form.as_bytes(),
+            "application/x-www-form-urlencoded",
+            &[],
+        )
+        .await
+    }
+
+    /// Stops the app (as on SIGTERM) and waits until in-flight work is drained.
+    pub async fn shutdown(mut self) -> FakeSlack {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(done) = self.done.take() {
+            done.await.unwrap();
+        }
+        self.slack.clone()
+    }
+}
+
+static EVENT_SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// A unique event id.
+pub fn event_id() -> String {
+    format!("Ev{:08}", EVENT_SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+/// An `event_callback` envelope around `event`.
+pub fn envelope(event_id: &str, event: Value) -> Value {
+    json!({
+        "token": "legacy", "team_id": "T0TEST", "api_app_id": "A0TEST", "type": "event_callback",
+        "event_id": event_id, "event_time": unix_now(), "event": event,
+        "authorizations": [{"team_id": "T0TEST", "user_id": "UBOT", "is_bot": true}],
+        "event_context": "4-abc"
+    })
+}
+
+/// An `app_mention` event from `user` in `channel` at `ts`.
+pub fn mention(user: &str, channel: &str, ts: &str, text: &str) -> Value {
+    json!({"type": "app_mention", "user": user, "text": format!("<@UBOT> {text}"), "ts": ts,
+           "channel": channel, "event_ts": ts, "team": "T0TEST",
+           "blocks": [{"type": "rich_text", "block_id": "b1", "elements": []}]})
+}
+
+/// The repo's Python venv interpreter (created by scripts/test); panics with the fix if absent.
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("OPSBOT_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/test, which creates the venv with slack_sdk (requirements-test.txt)",
+        p.display()
+    );
+    p
+}
