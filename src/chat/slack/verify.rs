@@ -129,7 +129,14 @@ mod tests {
     fn rejections() {
         let v = Verifier::new(SECRET);
         let now = 1531420618;
-        type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8], i64, VerifyError);
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            &'a [u8],
+            i64,
+            VerifyError,
+        );
         let cases: &[Case] = &[
             (
                 "tampered body",
