@@ -5,7 +5,10 @@
 //! `files.getUploadURLExternal`, slash command `response_url`s, and a Socket Mode WebSocket
 //! handed out by `apps.connections.open`. Tests script failures (429 with `Retry-After`) and
 //! delays per method, and read back what was called. Shared by tests and benches.
-#![allow(dead_code, reason = "shared by tests and benches; each uses a different subset")]
+#![allow(
+    dead_code,
+    reason = "shared by tests and benches; each uses a different subset"
+)]
 
 use axum::Router;
 use axum::body::Bytes;
