@@ -10,12 +10,14 @@
 //! - [`app`]: wiring, the router, and the run loop with graceful shutdown.
 //! - [`cli`]: the `opsbot` command line.
 
+pub mod accounts;
 pub mod app;
 pub mod bot;
 pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod metrics;
+pub mod policy;
 pub mod work;
 
 /// Installs rustls' `ring` provider as the process default. Call once at start (binary and
