@@ -1,6 +1,8 @@
 //! The application: services wired together, the HTTP router, and the run loop with
 //! graceful shutdown (stop accepting, finish in-flight answers up to a deadline, exit).
 
+use crate::access::Access;
+use crate::accounts::discover::AccountBook;
 use crate::bot::{Bot, NotConfigured, Responder};
 use crate::chat::ChatSink;
 use crate::chat::slack::client::{Connector, SlackSink};
@@ -8,6 +10,7 @@ use crate::chat::slack::http::{self, SlackState};
 use crate::chat::slack::socket::SocketMode;
 use crate::chat::slack::verify::Verifier;
 use crate::config::{Config, SlackMode};
+use crate::identity::slack::SlackDirectory;
 use crate::metrics::Metrics;
 use crate::work::WorkPool;
 use axum::Router;
@@ -42,45 +45,33 @@ pub struct App {
     pub config: Config,
     /// The bot (handlers, pool, metrics).
     pub bot: Arc<Bot>,
+    /// Identity, registry and policy.
+    pub access: Arc<Access>,
     /// The Slack client, for Socket Mode.
     client: Option<Arc<SlackClient<Connector>>>,
 }
 
 impl App {
-    /// Builds the app with the real Slack sink and the given responder (or [`NotConfigured`]).
-    pub fn build(config: Config, responder: Option<Arc<dyn Responder>>) -> Result<Self, AppError> {
+    /// Builds the app with the real Slack sink, identity providers and policy, answering with
+    /// `responder` (or [`NotConfigured`]).
+    pub async fn build(config: Config, responder: Option<Arc<dyn Responder>>) -> Result<Self, AppError> {
         let sink = Arc::new(SlackSink::new(&config.slack)?);
-        let client = Some(sink.client());
-        let mut app = Self::with_sink(
-            config,
-            sink,
-            responder.unwrap_or_else(|| Arc::new(NotConfigured)),
-        );
-        app.client = client;
-        Ok(app)
-    }
-
-    /// Builds the app around any [`ChatSink`] (tests use recording sinks).
-    pub fn with_sink(
-        config: Config,
-        sink: Arc<dyn ChatSink>,
-        responder: Arc<dyn Responder>,
-    ) -> Self {
+        let client = sink.client();
+        let slack_directory = SlackDirectory::new(client.clone(), sink.token().clone(), sink.retry_policy());
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .user_agent(concat!("opsbot/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AppError::Client(std::io::Error::other(e)))?;
+        let directory = config.identity.build(slack_directory, http).await;
+        let book = AccountBook::new(config.accounts.registry.clone());
+        let access = Arc::new(Access::new(directory, book, config.accounts.policy.clone(), &config.identity.help_contact));
         let metrics = Metrics::new();
         let pool = WorkPool::new(config.work.max_concurrent, config.work.max_per_user);
-        let bot = Bot::new(
-            sink,
-            responder,
-            pool,
-            metrics,
-            &config.slack.command,
-            config.slack.dedup_ttl,
-        );
-        Self {
-            config,
-            bot,
-            client: None,
-        }
+        let sink: Arc<dyn ChatSink> = sink;
+        let responder = responder.unwrap_or_else(|| Arc::new(NotConfigured));
+        let bot = Bot::new(sink, access.clone(), responder, pool, metrics, &config.slack.command, config.slack.dedup_ttl);
+        Ok(Self { config, bot, access, client: Some(client) })
     }
 
     /// The HTTP router: health, readiness, metrics, and (HTTP mode) the Slack routes.
@@ -107,6 +98,14 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
         let ready = tokio::spawn(wait_for_slack(self.bot.clone()));
+        let discovery = self.config.accounts.settings.discover.then(|| {
+            let book = self.access.book().clone();
+            let settings = self.config.accounts.settings.clone();
+            tokio::spawn(async move {
+                let client = crate::accounts::discover::client(&settings).await;
+                book.refresh_forever(client, settings).await;
+            })
+        });
         let socket = match (
             self.config.slack.mode,
             &self.client,
@@ -133,6 +132,9 @@ impl App {
             .await
             .map_err(AppError::Serve)?;
         ready.abort();
+        if let Some(d) = discovery {
+            d.abort();
+        }
         if let Some(s) = &socket {
             s.shutdown().await;
         }

@@ -5,22 +5,25 @@
 //! the [`ChatSink`]. Answers come from a [`Responder`]; until the agent exists that is
 //! [`NotConfigured`], which says so honestly through the same path.
 
+use crate::access::{Access, Grant};
 use crate::chat::slack::commands::{self, Parsed, SlashCommand, Sub};
 use crate::chat::slack::events::{self, Envelope, Inbound};
 use crate::chat::slack::render;
 use crate::chat::{BotIdentity, ChatSink, Question, ThreadRef, Visibility};
 use crate::metrics::Metrics;
+use crate::policy::Place;
 use crate::work::{Busy, Slot, WorkPool};
 use async_trait::async_trait;
 use moka::sync::Cache;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// Produces the answer to a question (the agent plugs in here).
+/// Produces the answer to a question (the agent plugs in here). Called only after access was
+/// decided and the person may query at least one account; `grant` bounds what it may touch.
 #[async_trait]
 pub trait Responder: Send + Sync + 'static {
     /// The answer, as Slack mrkdwn.
-    async fn answer(&self, question: &Question) -> String;
+    async fn answer(&self, question: &Question, grant: &Grant) -> String;
 }
 
 /// The responder used until an agent is configured: says so plainly.
@@ -28,7 +31,7 @@ pub struct NotConfigured;
 
 #[async_trait]
 impl Responder for NotConfigured {
-    async fn answer(&self, _question: &Question) -> String {
+    async fn answer(&self, _question: &Question, _grant: &Grant) -> String {
         "I can't answer questions about AWS yet: no agent is configured in this opsbot build. \
          `/aws help` lists what works today."
             .into()
@@ -77,6 +80,7 @@ pub struct CommandAck {
 /// Shared state of the bot.
 pub struct Bot {
     sink: Arc<dyn ChatSink>,
+    access: Arc<Access>,
     responder: Arc<dyn Responder>,
     pool: WorkPool,
     /// `event_id`s already handled (Slack retries deliver the same id).
@@ -92,6 +96,7 @@ impl Bot {
     /// A bot writing through `sink`, answering with `responder`.
     pub fn new(
         sink: Arc<dyn ChatSink>,
+        access: Arc<Access>,
         responder: Arc<dyn Responder>,
         pool: WorkPool,
         metrics: Arc<Metrics>,
@@ -100,6 +105,7 @@ impl Bot {
     ) -> Arc<Self> {
         Arc::new(Self {
             sink,
+            access,
             responder,
             pool,
             seen: Cache::builder()
@@ -209,7 +215,8 @@ impl Bot {
         if let Err(e) = self.sink.progress(&q.message, &q.thread, true).await {
             tracing::debug!(error = %e, "could not show progress");
         }
-        let answer = self.responder.answer(&q).await;
+        let place = Place { channel: q.thread.channel.clone(), is_dm: q.is_dm };
+        let answer = self.answer_with_access(&q, &place).await;
         self.deliver(&q.thread, &answer).await;
         self.threads.insert(
             (
@@ -221,6 +228,19 @@ impl Bot {
         );
         if let Err(e) = self.sink.progress(&q.message, &q.thread, false).await {
             tracing::debug!(error = %e, "could not clear progress");
+        }
+    }
+
+    /// Decides access, then answers, refuses, or explains an identity failure.
+    async fn answer_with_access(&self, q: &Question, place: &Place) -> String {
+        match self.access.decide(&q.user, place).await {
+            Err(e) => {
+                self.metrics.error(e.kind());
+                tracing::error!(user = q.user, error = %e, detail = ?e, "identity lookup failed; refusing (fail closed)");
+                self.access.identity_failure(&e)
+            }
+            Ok(g) if g.decision.allowed.is_empty() => self.access.refusal(&g),
+            Ok(g) => self.responder.answer(q, &g).await,
         }
     }
 
@@ -275,30 +295,30 @@ impl Bot {
     }
 
     async fn run_command(self: Arc<Self>, cmd: SlashCommand, sub: Sub, _slot: Slot) {
+        let place = Place { channel: cmd.channel_id.clone(), is_dm: cmd.channel_id.starts_with('D') };
         let (text, visibility) = match sub {
-            Sub::Whoami => (self.whoami(&cmd), Visibility::Ephemeral),
-            Sub::Accounts => (
-                "No AWS accounts are available to you in this channel: the account registry and \
-                 access policy are not configured in this build yet (deny by default)."
-                    .to_string(),
-                Visibility::Ephemeral,
-            ),
+            Sub::Whoami | Sub::Accounts => {
+                let text = match self.access.decide(&cmd.user_id, &place).await {
+                    Err(e) => {
+                        self.metrics.error(e.kind());
+                        tracing::error!(user = cmd.user_id, error = %e, detail = ?e, "identity lookup failed");
+                        self.access.identity_failure(&e)
+                    }
+                    Ok(g) if sub == Sub::Whoami => self.access.whoami_text(&g, &place),
+                    Ok(g) => self.access.accounts_text(&g),
+                };
+                (text, Visibility::Ephemeral)
+            }
             Sub::Ask { question } => {
                 let q = Question {
                     user: cmd.user_id.clone(),
                     team: cmd.team_id.clone(),
-                    message: crate::chat::MessageRef {
-                        channel: cmd.channel_id.clone(),
-                        ts: String::new(),
-                    },
-                    thread: ThreadRef {
-                        channel: cmd.channel_id.clone(),
-                        thread_ts: String::new(),
-                    },
+                    message: crate::chat::MessageRef { channel: cmd.channel_id.clone(), ts: String::new() },
+                    thread: ThreadRef { channel: cmd.channel_id.clone(), thread_ts: String::new() },
                     text: question.join(" "),
-                    is_dm: cmd.channel_id.starts_with('D'),
+                    is_dm: place.is_dm,
                 };
-                (self.responder.answer(&q).await, Visibility::InChannel)
+                (self.answer_with_access(&q, &place).await, Visibility::InChannel)
             }
             Sub::Help => (commands::help(&self.command), Visibility::Ephemeral),
         };
@@ -313,21 +333,6 @@ impl Bot {
                 Err(e) => return self.report(&e),
             }
         }
-    }
-
-    fn whoami(&self, cmd: &SlashCommand) -> String {
-        format!(
-            "You are <@{user}> (`{user}`){team}, asking from <#{channel}>.\n\
-             *Groups:* none known: no identity provider is configured yet.\n\
-             *Accounts you may query here:* none (deny by default until an access policy grants some).",
-            user = cmd.user_id,
-            team = cmd
-                .team_id
-                .as_deref()
-                .map(|t| format!(" in workspace `{t}`"))
-                .unwrap_or_default(),
-            channel = cmd.channel_id,
-        )
     }
 }
 

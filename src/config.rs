@@ -5,6 +5,9 @@
 //! the file: they come from `SLACK_BOT_TOKEN`, `SLACK_SIGNING_SECRET` and `SLACK_APP_TOKEN`, and
 //! are wrapped in [`Secret`] so they cannot reach logs or `Debug` output.
 
+use crate::accounts::{self, Registry};
+use crate::identity::settings::{IdentityConfig, RawSettings as RawIdentity};
+use crate::policy::Policy;
 use serde::Deserialize;
 use std::fmt;
 use std::net::SocketAddr;
@@ -80,6 +83,21 @@ pub struct Config {
     pub slack: SlackConfig,
     /// Limits on concurrent work.
     pub work: WorkConfig,
+    /// Account registry and access policy.
+    pub accounts: AccountsConfig,
+    /// Identity providers.
+    pub identity: IdentityConfig,
+}
+
+/// `[accounts]`: the registry and the access policy, loaded and validated.
+#[derive(Debug, Clone, Default)]
+pub struct AccountsConfig {
+    /// The raw settings (discovery, defaults).
+    pub settings: accounts::Settings,
+    /// Accounts from `accounts.file` (empty when unset).
+    pub registry: Registry,
+    /// Policy from `accounts.access_file` (deny everything when unset).
+    pub policy: Policy,
 }
 
 /// `[server]`: the HTTP listener.
@@ -177,6 +195,8 @@ struct RawConfig {
     server: RawServer,
     slack: RawSlack,
     work: RawWork,
+    accounts: accounts::Settings,
+    identity: RawIdentity,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -270,7 +290,9 @@ impl Config {
                     .into(),
             });
         }
-        let _ = path;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let accounts_config = load_accounts(raw.accounts, base, &mut problems);
+        let identity = raw.identity.validate(base, env, &mut problems);
 
         let listen_text = raw.server.listen.as_deref().unwrap_or("0.0.0.0:3000");
         let listen = listen_text.parse().unwrap_or_else(|_| {
@@ -386,6 +408,8 @@ impl Config {
                 max_concurrent,
                 max_per_user,
             },
+            accounts: accounts_config,
+            identity,
         })
     }
 
@@ -401,13 +425,30 @@ impl Config {
                 self.slack.socket_connections
             ),
         };
+        let registry = &self.accounts.registry;
+        let accounts = if registry.all().is_empty() {
+            "none configured (set accounts.file)".to_string()
+        } else {
+            format!(
+                "{}: {}",
+                registry.all().len(),
+                registry.all().iter().map(|a| a.label()).collect::<Vec<_>>().join(", ")
+            )
+        };
+        let policy = &self.accounts.policy;
         format!(
-            "configuration {} is valid\n  slack mode:     {mode}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person\n  accounts:       none configured (the account registry is not part of this build yet)\n  schedules:      none configured\n  secrets:        {} set",
+            "configuration {} is valid\n  slack mode:     {mode}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  schedules:      none configured\n  secrets:        {} set",
             self.source.display(),
             self.slack.api_url,
             self.slack.command,
             self.work.max_concurrent,
             self.work.max_per_user,
+            if self.accounts.settings.discover { "AWS Organizations (merged with the file)" } else { "off" },
+            policy.grants.len(),
+            policy.channels.len(),
+            selectors(&policy.channel_default),
+            selectors(&policy.dm),
+            self.identity.describe(),
             if self.slack.app_token.is_some() {
                 "bot token, signing secret, app token"
             } else {
@@ -415,6 +456,50 @@ impl Config {
             },
         )
     }
+}
+
+fn selectors(s: &[crate::policy::Selector]) -> String {
+    if s.is_empty() {
+        "nothing".into()
+    } else {
+        s.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn load_accounts(settings: accounts::Settings, base: &Path, problems: &mut Vec<Problem>) -> AccountsConfig {
+    for r in settings.default_regions.iter().flatten() {
+        if !accounts::regions::is_known(r, &settings.extra_regions) {
+            problems.push(Problem {
+                key: "accounts.default_regions".into(),
+                message: format!("unknown region {r:?}; add it to accounts.extra_regions if it is new"),
+            });
+        }
+    }
+    let registry = match &settings.file {
+        None => Registry::default(),
+        Some(f) => Registry::load(&base.join(f), f, &settings).unwrap_or_else(|p| {
+            problems.extend(p);
+            Registry::default()
+        }),
+    };
+    let policy = match &settings.access_file {
+        None => Policy::default(),
+        Some(f) => match std::fs::read_to_string(base.join(f)) {
+            Ok(text) => Policy::parse(&text, f, &registry, &settings.extra_regions, settings.discover)
+                .unwrap_or_else(|p| {
+                    problems.extend(p);
+                    Policy::default()
+                }),
+            Err(e) => {
+                problems.push(Problem {
+                    key: f.clone(),
+                    message: format!("cannot read {}: {e}; start from accounts/access.toml in the repo", base.join(f).display()),
+                });
+                Policy::default()
+            }
+        },
+    };
+    AccountsConfig { settings, registry, policy }
 }
 
 #[cfg(test)]

@@ -10,12 +10,14 @@
 //! - [`app`]: wiring, the router, and the run loop with graceful shutdown.
 //! - [`cli`]: the `opsbot` command line.
 
+pub mod access;
 pub mod accounts;
 pub mod app;
 pub mod bot;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod identity;
 pub mod metrics;
 pub mod policy;
 pub mod work;

@@ -72,7 +72,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 config.server.listen
             )
         })?;
-    let app = App::build(config, None)?;
+    let app = App::build(config, None).await?;
     app.run(listener, shutdown_signal()).await?;
     Ok(())
 }

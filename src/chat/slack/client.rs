@@ -60,45 +60,47 @@ impl SlackSink {
         self.client.clone()
     }
 
+    /// The bot token (for other Slack readers such as identity lookups).
+    pub fn token(&self) -> &SlackApiToken {
+        &self.token
+    }
+
+    /// Retry settings: (max retries after 429, longest wait).
+    pub fn retry_policy(&self) -> (u32, Duration) {
+        (self.max_retries, self.max_wait)
+    }
+
     async fn call<T, F, Fut>(&self, method: &'static str, f: F) -> Result<T, ChatError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ClientResult<T>>,
     {
-        let mut retries = 0;
-        loop {
-            match f().await {
-                Ok(v) => return Ok(v),
-                Err(SlackClientError::RateLimitError(e)) => {
-                    if retries >= self.max_retries {
-                        return Err(ChatError::RateLimited { method, retries });
-                    }
-                    retries += 1;
-                    let wait = e
-                        .retry_after
-                        .unwrap_or(Duration::from_secs(1))
-                        .min(self.max_wait);
-                    tracing::info!(
-                        method,
-                        retry = retries,
-                        wait_secs = wait.as_secs(),
-                        "slack rate limited; retrying"
-                    );
-                    tokio::time::sleep(wait).await;
+        with_retries(self.max_retries, self.max_wait, method, f).await
+    }
+}
+
+/// Runs a Slack call, retrying HTTP 429 after `Retry-After` (at most `max_retries` times,
+/// each wait capped at `max_wait`), and maps errors to [`ChatError`].
+pub async fn with_retries<T, F, Fut>(max_retries: u32, max_wait: Duration, method: &'static str, f: F) -> Result<T, ChatError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ClientResult<T>>,
+{
+    let mut retries = 0;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(SlackClientError::RateLimitError(e)) => {
+                if retries >= max_retries {
+                    return Err(ChatError::RateLimited { method, retries });
                 }
-                Err(SlackClientError::ApiError(e)) => {
-                    return Err(ChatError::Api {
-                        method,
-                        code: e.code,
-                    });
-                }
-                Err(e) => {
-                    return Err(ChatError::Transport {
-                        method,
-                        detail: transport_detail(&e),
-                    });
-                }
+                retries += 1;
+                let wait = e.retry_after.unwrap_or(Duration::from_secs(1)).min(max_wait);
+                tracing::info!(method, retry = retries, wait_secs = wait.as_secs(), "slack rate limited; retrying");
+                tokio::time::sleep(wait).await;
             }
+            Err(SlackClientError::ApiError(e)) => return Err(ChatError::Api { method, code: e.code }),
+            Err(e) => return Err(ChatError::Transport { method, detail: transport_detail(&e) }),
         }
     }
 }
