@@ -27,7 +27,12 @@ pub struct Grant {
 impl Access {
     /// Combines the parts; `help` is where people ask for access (e.g. `#platform`).
     pub fn new(directory: Directory, book: Arc<AccountBook>, policy: Policy, help: &str) -> Self {
-        Self { directory, book, policy, help: help.to_string() }
+        Self {
+            directory,
+            book,
+            policy,
+            help: help.to_string(),
+        }
     }
 
     /// The live account book.
@@ -67,7 +72,10 @@ impl Access {
         let groups = if g.identity.groups.is_empty() {
             "you are in no group that opsbot knows".to_string()
         } else {
-            format!("your groups ({}) grant no account here", g.identity.groups.join(", "))
+            format!(
+                "your groups ({}) grant no account here",
+                g.identity.groups.join(", ")
+            )
         };
         let mut text = format!("You may not query any AWS account here: {groups}.");
         if !g.decision.removed.is_empty() {
@@ -100,17 +108,32 @@ impl Access {
         let mut out = format!(
             "You are *{name}* (<@{}>{}).\n*Groups* ({}): {}\n",
             p.slack_id,
-            p.email.as_deref().map(|e| format!(", {e}")).unwrap_or_default(),
-            self.directory.provider_names().join(", ").if_empty("no providers configured"),
+            p.email
+                .as_deref()
+                .map(|e| format!(", {e}"))
+                .unwrap_or_default(),
+            self.directory
+                .provider_names()
+                .join(", ")
+                .if_empty("no providers configured"),
             g.identity.groups.join(", ").if_empty("none"),
         );
-        let here = if place.is_dm { "in this DM".to_string() } else { format!("in <#{}>", place.channel) };
+        let here = if place.is_dm {
+            "in this DM".to_string()
+        } else {
+            format!("in <#{}>", place.channel)
+        };
         if g.decision.allowed.is_empty() {
             out.push_str(&format!("*Accounts you may query {here}:* none.\n"));
         } else {
             out.push_str(&format!("*Accounts you may query {here}:*\n"));
             for a in &g.decision.allowed {
-                out.push_str(&format!("• {} — regions {} — granted by {}\n", a.label, a.regions.join(", "), a.granted_by.join(", ")));
+                out.push_str(&format!(
+                    "• {} — regions {} — granted by {}\n",
+                    a.label,
+                    a.regions.join(", "),
+                    a.granted_by.join(", ")
+                ));
             }
         }
         for (label, why) in &g.decision.removed {
@@ -127,6 +150,10 @@ trait IfEmpty {
 
 impl IfEmpty for String {
     fn if_empty(self, alt: &str) -> String {
-        if self.is_empty() { alt.to_string() } else { self }
+        if self.is_empty() {
+            alt.to_string()
+        } else {
+            self
+        }
     }
 }

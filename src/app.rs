@@ -54,10 +54,14 @@ pub struct App {
 impl App {
     /// Builds the app with the real Slack sink, identity providers and policy, answering with
     /// `responder` (or [`NotConfigured`]).
-    pub async fn build(config: Config, responder: Option<Arc<dyn Responder>>) -> Result<Self, AppError> {
+    pub async fn build(
+        config: Config,
+        responder: Option<Arc<dyn Responder>>,
+    ) -> Result<Self, AppError> {
         let sink = Arc::new(SlackSink::new(&config.slack)?);
         let client = sink.client();
-        let slack_directory = SlackDirectory::new(client.clone(), sink.token().clone(), sink.retry_policy());
+        let slack_directory =
+            SlackDirectory::new(client.clone(), sink.token().clone(), sink.retry_policy());
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .user_agent(concat!("opsbot/", env!("CARGO_PKG_VERSION")))
@@ -65,13 +69,31 @@ impl App {
             .map_err(|e| AppError::Client(std::io::Error::other(e)))?;
         let directory = config.identity.build(slack_directory, http).await;
         let book = AccountBook::new(config.accounts.registry.clone());
-        let access = Arc::new(Access::new(directory, book, config.accounts.policy.clone(), &config.identity.help_contact));
+        let access = Arc::new(Access::new(
+            directory,
+            book,
+            config.accounts.policy.clone(),
+            &config.identity.help_contact,
+        ));
         let metrics = Metrics::new();
         let pool = WorkPool::new(config.work.max_concurrent, config.work.max_per_user);
         let sink: Arc<dyn ChatSink> = sink;
         let responder = responder.unwrap_or_else(|| Arc::new(NotConfigured));
-        let bot = Bot::new(sink, access.clone(), responder, pool, metrics, &config.slack.command, config.slack.dedup_ttl);
-        Ok(Self { config, bot, access, client: Some(client) })
+        let bot = Bot::new(
+            sink,
+            access.clone(),
+            responder,
+            pool,
+            metrics,
+            &config.slack.command,
+            config.slack.dedup_ttl,
+        );
+        Ok(Self {
+            config,
+            bot,
+            access,
+            client: Some(client),
+        })
     }
 
     /// The HTTP router: health, readiness, metrics, and (HTTP mode) the Slack routes.

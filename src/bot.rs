@@ -215,7 +215,10 @@ impl Bot {
         if let Err(e) = self.sink.progress(&q.message, &q.thread, true).await {
             tracing::debug!(error = %e, "could not show progress");
         }
-        let place = Place { channel: q.thread.channel.clone(), is_dm: q.is_dm };
+        let place = Place {
+            channel: q.thread.channel.clone(),
+            is_dm: q.is_dm,
+        };
         let answer = self.answer_with_access(&q, &place).await;
         self.deliver(&q.thread, &answer).await;
         self.threads.insert(
@@ -295,7 +298,10 @@ impl Bot {
     }
 
     async fn run_command(self: Arc<Self>, cmd: SlashCommand, sub: Sub, _slot: Slot) {
-        let place = Place { channel: cmd.channel_id.clone(), is_dm: cmd.channel_id.starts_with('D') };
+        let place = Place {
+            channel: cmd.channel_id.clone(),
+            is_dm: cmd.channel_id.starts_with('D'),
+        };
         let (text, visibility) = match sub {
             Sub::Whoami | Sub::Accounts => {
                 let text = match self.access.decide(&cmd.user_id, &place).await {
@@ -313,12 +319,21 @@ impl Bot {
                 let q = Question {
                     user: cmd.user_id.clone(),
                     team: cmd.team_id.clone(),
-                    message: crate::chat::MessageRef { channel: cmd.channel_id.clone(), ts: String::new() },
-                    thread: ThreadRef { channel: cmd.channel_id.clone(), thread_ts: String::new() },
+                    message: crate::chat::MessageRef {
+                        channel: cmd.channel_id.clone(),
+                        ts: String::new(),
+                    },
+                    thread: ThreadRef {
+                        channel: cmd.channel_id.clone(),
+                        thread_ts: String::new(),
+                    },
                     text: question.join(" "),
                     is_dm: place.is_dm,
                 };
-                (self.answer_with_access(&q, &place).await, Visibility::InChannel)
+                (
+                    self.answer_with_access(&q, &place).await,
+                    Visibility::InChannel,
+                )
             }
             Sub::Help => (commands::help(&self.command), Visibility::Ephemeral),
         };

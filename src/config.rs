@@ -432,7 +432,12 @@ impl Config {
             format!(
                 "{}: {}",
                 registry.all().len(),
-                registry.all().iter().map(|a| a.label()).collect::<Vec<_>>().join(", ")
+                registry
+                    .all()
+                    .iter()
+                    .map(|a| a.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         let policy = &self.accounts.policy;
@@ -443,7 +448,11 @@ impl Config {
             self.slack.command,
             self.work.max_concurrent,
             self.work.max_per_user,
-            if self.accounts.settings.discover { "AWS Organizations (merged with the file)" } else { "off" },
+            if self.accounts.settings.discover {
+                "AWS Organizations (merged with the file)"
+            } else {
+                "off"
+            },
             policy.grants.len(),
             policy.channels.len(),
             selectors(&policy.channel_default),
@@ -462,16 +471,25 @@ fn selectors(s: &[crate::policy::Selector]) -> String {
     if s.is_empty() {
         "nothing".into()
     } else {
-        s.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        s.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
-fn load_accounts(settings: accounts::Settings, base: &Path, problems: &mut Vec<Problem>) -> AccountsConfig {
+fn load_accounts(
+    settings: accounts::Settings,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> AccountsConfig {
     for r in settings.default_regions.iter().flatten() {
         if !accounts::regions::is_known(r, &settings.extra_regions) {
             problems.push(Problem {
                 key: "accounts.default_regions".into(),
-                message: format!("unknown region {r:?}; add it to accounts.extra_regions if it is new"),
+                message: format!(
+                    "unknown region {r:?}; add it to accounts.extra_regions if it is new"
+                ),
             });
         }
     }
@@ -485,21 +503,34 @@ fn load_accounts(settings: accounts::Settings, base: &Path, problems: &mut Vec<P
     let policy = match &settings.access_file {
         None => Policy::default(),
         Some(f) => match std::fs::read_to_string(base.join(f)) {
-            Ok(text) => Policy::parse(&text, f, &registry, &settings.extra_regions, settings.discover)
-                .unwrap_or_else(|p| {
-                    problems.extend(p);
-                    Policy::default()
-                }),
+            Ok(text) => Policy::parse(
+                &text,
+                f,
+                &registry,
+                &settings.extra_regions,
+                settings.discover,
+            )
+            .unwrap_or_else(|p| {
+                problems.extend(p);
+                Policy::default()
+            }),
             Err(e) => {
                 problems.push(Problem {
                     key: f.clone(),
-                    message: format!("cannot read {}: {e}; start from accounts/access.toml in the repo", base.join(f).display()),
+                    message: format!(
+                        "cannot read {}: {e}; start from accounts/access.toml in the repo",
+                        base.join(f).display()
+                    ),
                 });
                 Policy::default()
             }
         },
     };
-    AccountsConfig { settings, registry, policy }
+    AccountsConfig {
+        settings,
+        registry,
+        policy,
+    }
 }
 
 #[cfg(test)]

@@ -31,7 +31,11 @@ impl Selector {
             return Ok(Self::All);
         }
         if let Some(env) = s.strip_prefix("environment:") {
-            return if env.is_empty() { Err("environment: needs a value".into()) } else { Ok(Self::Environment(env.to_lowercase())) };
+            return if env.is_empty() {
+                Err("environment: needs a value".into())
+            } else {
+                Ok(Self::Environment(env.to_lowercase()))
+            };
         }
         if let Some(tag) = s.strip_prefix("tag:") {
             return match tag.split_once('=') {
@@ -40,7 +44,9 @@ impl Selector {
             };
         }
         if s.is_empty() || s.contains(':') {
-            return Err(format!("{s:?} is not a selector: use *, an id, name or alias, environment:NAME or tag:KEY=VALUE"));
+            return Err(format!(
+                "{s:?} is not a selector: use *, an id, name or alias, environment:NAME or tag:KEY=VALUE"
+            ));
         }
         Ok(Self::Account(s.to_lowercase()))
     }
@@ -49,7 +55,11 @@ impl Selector {
     pub fn matches(&self, account: &Account) -> bool {
         match self {
             Self::All => true,
-            Self::Account(k) => account.id == *k || account.name.to_lowercase() == *k || account.aliases.iter().any(|a| a.to_lowercase() == *k),
+            Self::Account(k) => {
+                account.id == *k
+                    || account.name.to_lowercase() == *k
+                    || account.aliases.iter().any(|a| a.to_lowercase() == *k)
+            }
             Self::Environment(e) => account.environment.as_deref() == Some(e.as_str()),
             Self::Tag(k, v) => account.tags.get(k) == Some(v),
         }
@@ -128,21 +138,37 @@ struct RawChannel {
 impl Policy {
     /// Parses policy TOML and checks every selector and region against `registry`.
     /// With `lenient_names` (Organizations discovery on) unknown account names are allowed.
-    pub fn parse(text: &str, label: &str, registry: &Registry, extra_regions: &[String], lenient_names: bool) -> Result<Self, Vec<Problem>> {
+    pub fn parse(
+        text: &str,
+        label: &str,
+        registry: &Registry,
+        extra_regions: &[String],
+        lenient_names: bool,
+    ) -> Result<Self, Vec<Problem>> {
         let raw: RawPolicy = toml::from_str(text).map_err(|e| {
-            vec![Problem { key: label.into(), message: format!("{}; see accounts/README.md", e.message()) }]
+            vec![Problem {
+                key: label.into(),
+                message: format!("{}; see accounts/README.md", e.message()),
+            }]
         })?;
         let mut problems = Vec::new();
         let selectors = |list: &[String], at: &str, problems: &mut Vec<Problem>| -> Vec<Selector> {
             let mut out = Vec::new();
             for s in list {
                 match Selector::parse(s) {
-                    Ok(Selector::Account(k)) if !lenient_names && registry.lookup(&k).is_none() => problems.push(Problem {
-                        key: at.into(),
-                        message: format!("{s:?} is not an account id, name or alias in the registry"),
-                    }),
+                    Ok(Selector::Account(k)) if !lenient_names && registry.lookup(&k).is_none() => {
+                        problems.push(Problem {
+                            key: at.into(),
+                            message: format!(
+                                "{s:?} is not an account id, name or alias in the registry"
+                            ),
+                        })
+                    }
                     Ok(sel) => out.push(sel),
-                    Err(m) => problems.push(Problem { key: at.into(), message: m }),
+                    Err(m) => problems.push(Problem {
+                        key: at.into(),
+                        message: m,
+                    }),
                 }
             }
             out
@@ -151,15 +177,25 @@ impl Policy {
         for (i, g) in raw.grant.iter().enumerate() {
             let at = format!("{label}: grant[{i}]");
             if g.group.trim().is_empty() {
-                problems.push(Problem { key: format!("{at}.group"), message: "must name a group".into() });
+                problems.push(Problem {
+                    key: format!("{at}.group"),
+                    message: "must name a group".into(),
+                });
             }
             let accounts = selectors(&g.accounts, &format!("{at}.accounts"), &mut problems);
             for r in g.regions.iter().flatten() {
                 if !crate::accounts::regions::is_known(r, extra_regions) {
-                    problems.push(Problem { key: format!("{at}.regions"), message: format!("unknown region {r:?}") });
+                    problems.push(Problem {
+                        key: format!("{at}.regions"),
+                        message: format!("unknown region {r:?}"),
+                    });
                 }
             }
-            grants.push(Grant { group: g.group.trim().to_string(), accounts, regions: g.regions.clone() });
+            grants.push(Grant {
+                group: g.group.trim().to_string(),
+                accounts,
+                regions: g.regions.clone(),
+            });
         }
         let mut channels = BTreeMap::new();
         for (i, c) in raw.channel.iter().enumerate() {
@@ -168,14 +204,33 @@ impl Policy {
                 problems.push(Problem { key: format!("{at}.id"), message: format!("{:?} is not a channel id (C... or G...; copy it from the channel's details)", c.id) });
             }
             let sel = selectors(&c.accounts, &format!("{at}.accounts"), &mut problems);
-            if channels.insert(c.id.clone(), (c.name.clone(), sel)).is_some() {
-                problems.push(Problem { key: format!("{at}.id"), message: format!("channel {} is listed twice", c.id) });
+            if channels
+                .insert(c.id.clone(), (c.name.clone(), sel))
+                .is_some()
+            {
+                problems.push(Problem {
+                    key: format!("{at}.id"),
+                    message: format!("channel {} is listed twice", c.id),
+                });
             }
         }
-        let channel_default = selectors(raw.channels.default.as_deref().unwrap_or(&[]), &format!("{label}: channels.default"), &mut problems);
-        let dm = selectors(raw.channels.dm.as_deref().unwrap_or(&["*".to_string()]), &format!("{label}: channels.dm"), &mut problems);
+        let channel_default = selectors(
+            raw.channels.default.as_deref().unwrap_or(&[]),
+            &format!("{label}: channels.default"),
+            &mut problems,
+        );
+        let dm = selectors(
+            raw.channels.dm.as_deref().unwrap_or(&["*".to_string()]),
+            &format!("{label}: channels.dm"),
+            &mut problems,
+        );
         if problems.is_empty() {
-            Ok(Self { grants, channels, channel_default, dm })
+            Ok(Self {
+                grants,
+                channels,
+                channel_default,
+                dm,
+            })
         } else {
             Err(problems)
         }
@@ -228,19 +283,33 @@ fn describe(sel: &[Selector]) -> String {
     if sel.is_empty() {
         "nothing".into()
     } else {
-        sel.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        sel.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
 /// Decides which accounts someone in `groups` may query at `place`.
 pub fn decide(policy: &Policy, registry: &Registry, groups: &[String], place: &Place) -> Decision {
     let (guard, guardrail): (&[Selector], String) = if place.is_dm {
-        (&policy.dm, format!("direct messages allow {}", describe(&policy.dm)))
+        (
+            &policy.dm,
+            format!("direct messages allow {}", describe(&policy.dm)),
+        )
     } else if let Some((name, sel)) = policy.channels.get(&place.channel) {
-        let n = name.clone().unwrap_or_else(|| format!("<#{}>", place.channel));
+        let n = name
+            .clone()
+            .unwrap_or_else(|| format!("<#{}>", place.channel));
         (sel, format!("{n} allows {}", describe(sel)))
     } else {
-        (&policy.channel_default, format!("channels without their own rule allow {}", describe(&policy.channel_default)))
+        (
+            &policy.channel_default,
+            format!(
+                "channels without their own rule allow {}",
+                describe(&policy.channel_default)
+            ),
+        )
     };
     let lower: Vec<String> = groups.iter().map(|g| g.to_lowercase()).collect();
     let mut allowed = Vec::new();
@@ -248,7 +317,11 @@ pub fn decide(policy: &Policy, registry: &Registry, groups: &[String], place: &P
     for account in registry.all() {
         let mut by = Vec::new();
         let mut regions: Vec<String> = Vec::new();
-        for g in policy.grants.iter().filter(|g| lower.contains(&g.group.to_lowercase())) {
+        for g in policy
+            .grants
+            .iter()
+            .filter(|g| lower.contains(&g.group.to_lowercase()))
+        {
             if g.accounts.iter().any(|s| s.matches(account)) {
                 by.push(g.group.clone());
                 let limit = g.regions.as_ref();
@@ -267,13 +340,26 @@ pub fn decide(policy: &Policy, registry: &Registry, groups: &[String], place: &P
             continue;
         }
         if regions.is_empty() {
-            removed.push((account.label(), "its grants' region limits exclude all of its regions".into()));
+            removed.push((
+                account.label(),
+                "its grants' region limits exclude all of its regions".into(),
+            ));
             continue;
         }
         by.dedup();
-        allowed.push(Allowed { id: account.id.clone(), label: account.label(), regions, granted_by: by });
+        allowed.push(Allowed {
+            id: account.id.clone(),
+            label: account.label(),
+            regions,
+            granted_by: by,
+        });
     }
-    Decision { groups: groups.to_vec(), allowed, removed, guardrail }
+    Decision {
+        groups: groups.to_vec(),
+        allowed,
+        removed,
+        guardrail,
+    }
 }
 
 #[cfg(test)]

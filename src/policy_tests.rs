@@ -44,11 +44,17 @@ fn policy() -> Policy {
 }
 
 fn names(d: &Decision) -> Vec<&str> {
-    d.allowed.iter().map(|a| a.label.split(' ').next().unwrap()).collect()
+    d.allowed
+        .iter()
+        .map(|a| a.label.split(' ').next().unwrap())
+        .collect()
 }
 
 fn at(channel: &str) -> Place {
-    Place { channel: channel.into(), is_dm: channel.starts_with('D') }
+    Place {
+        channel: channel.into(),
+        is_dm: channel.starts_with('D'),
+    }
 }
 
 #[test]
@@ -56,11 +62,27 @@ fn decisions_table() {
     let p = policy();
     let r = sample();
     let cases: &[(&[&str], &str, &[&str])] = &[
-        (&["platform-admins"], "C0PLATFORM", &["data-staging", "production", "sandbox", "staging"]),
+        (
+            &["platform-admins"],
+            "C0PLATFORM",
+            &["data-staging", "production", "sandbox", "staging"],
+        ),
         (&["platform-admins"], "C0GENERAL", &["sandbox"]),
-        (&["platform-admins"], "C0OTHER", &["data-staging", "sandbox", "staging"]),
-        (&["platform-admins"], "D0DM", &["data-staging", "production", "sandbox", "staging"]),
-        (&["data-engineers"], "C0PLATFORM", &["data-staging", "staging"]),
+        (
+            &["platform-admins"],
+            "C0OTHER",
+            &["data-staging", "sandbox", "staging"],
+        ),
+        (
+            &["platform-admins"],
+            "D0DM",
+            &["data-staging", "production", "sandbox", "staging"],
+        ),
+        (
+            &["data-engineers"],
+            "C0PLATFORM",
+            &["data-staging", "staging"],
+        ),
         (&["developers"], "C0PLATFORM", &["sandbox", "staging"]),
         (&["DEVELOPERS", "data-engineers"], "C0GENERAL", &["sandbox"]),
         (&["unknown-group"], "C0PLATFORM", &[]),
@@ -77,12 +99,24 @@ fn decisions_table() {
 
 #[test]
 fn reasons_say_which_group_and_which_guardrail() {
-    let d = decide(&policy(), &sample(), &["developers".into(), "data-engineers".into()], &at("C0GENERAL"));
+    let d = decide(
+        &policy(),
+        &sample(),
+        &["developers".into(), "data-engineers".into()],
+        &at("C0GENERAL"),
+    );
     let sandbox = &d.allowed[0];
     assert_eq!(sandbox.granted_by, ["Developers"]);
-    assert!(d.guardrail.contains("#general allows environment:dev"), "{}", d.guardrail);
+    assert!(
+        d.guardrail.contains("#general allows environment:dev"),
+        "{}",
+        d.guardrail
+    );
     let removed: Vec<&str> = d.removed.iter().map(|(l, _)| l.as_str()).collect();
-    assert_eq!(removed, ["data-staging (333333333333)", "staging (222222222222)"]);
+    assert_eq!(
+        removed,
+        ["data-staging (333333333333)", "staging (222222222222)"]
+    );
     assert!(d.removed[0].1.contains("#general"));
 }
 
@@ -91,7 +125,12 @@ fn region_limits_intersect_and_union() {
     let p = policy();
     let d = decide(&p, &sample(), &["eu-only".into()], &at("C0PLATFORM"));
     assert_eq!(d.allowed[0].regions, ["eu-west-1"]);
-    let d = decide(&p, &sample(), &["eu-only".into(), "platform-admins".into()], &at("C0PLATFORM"));
+    let d = decide(
+        &p,
+        &sample(),
+        &["eu-only".into(), "platform-admins".into()],
+        &at("C0PLATFORM"),
+    );
     let prod = d.allowed.iter().find(|a| a.id == "111111111111").unwrap();
     assert_eq!(prod.regions, ["us-east-1", "eu-west-1"]);
     assert_eq!(prod.granted_by, ["platform-admins", "eu-only"]);
@@ -101,15 +140,25 @@ fn region_limits_intersect_and_union() {
 fn empty_policy_denies_everything() {
     let p = Policy::parse("", "access.toml", &sample(), &[], false).unwrap();
     for place in [at("C1"), at("D1")] {
-        assert!(decide(&p, &sample(), &["platform-admins".into()], &place).allowed.is_empty());
+        assert!(
+            decide(&p, &sample(), &["platform-admins".into()], &place)
+                .allowed
+                .is_empty()
+        );
     }
 }
 
 #[test]
 fn selector_parsing() {
     assert_eq!(Selector::parse("*"), Ok(Selector::All));
-    assert_eq!(Selector::parse("environment:Prod"), Ok(Selector::Environment("prod".into())));
-    assert_eq!(Selector::parse("tag:team=data"), Ok(Selector::Tag("team".into(), "data".into())));
+    assert_eq!(
+        Selector::parse("environment:Prod"),
+        Ok(Selector::Environment("prod".into()))
+    );
+    assert_eq!(
+        Selector::parse("tag:team=data"),
+        Ok(Selector::Tag("team".into(), "data".into()))
+    );
     assert!(Selector::parse("tag:team").is_err());
     assert!(Selector::parse("env:prod").is_err());
     assert!(Selector::parse("").is_err());
@@ -128,10 +177,39 @@ id = "general"
 accounts = ["env:dev"]
 "#;
     let e = Policy::parse(bad, "access.toml", &sample(), &[], false).unwrap_err();
-    let all: String = e.iter().map(|p| format!("{}: {}\n", p.key, p.message)).collect();
-    for needle in ["grant[0].group", "\"nope\"", "tag:KEY=VALUE", "moon-1", "not a channel id", "env:dev"] {
+    let all: String = e
+        .iter()
+        .map(|p| format!("{}: {}\n", p.key, p.message))
+        .collect();
+    for needle in [
+        "grant[0].group",
+        "\"nope\"",
+        "tag:KEY=VALUE",
+        "moon-1",
+        "not a channel id",
+        "env:dev",
+    ] {
         assert!(all.contains(needle), "missing {needle}:\n{all}");
     }
-    assert!(Policy::parse("[[grant]]\ngroup = \"g\"\naccounts = [\"nope\"]\n", "a", &sample(), &[], true).is_ok(), "lenient with discovery");
-    assert!(Policy::parse("[[grant]]\ngroup = \"g\"\naccounts = [\"*\"]\ncolor = 1\n", "a", &sample(), &[], false).is_err());
+    assert!(
+        Policy::parse(
+            "[[grant]]\ngroup = \"g\"\naccounts = [\"nope\"]\n",
+            "a",
+            &sample(),
+            &[],
+            true
+        )
+        .is_ok(),
+        "lenient with discovery"
+    );
+    assert!(
+        Policy::parse(
+            "[[grant]]\ngroup = \"g\"\naccounts = [\"*\"]\ncolor = 1\n",
+            "a",
+            &sample(),
+            &[],
+            false
+        )
+        .is_err()
+    );
 }

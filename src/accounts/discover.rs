@@ -6,7 +6,7 @@
 //! skipped. [`AccountBook`] holds the current registry and refreshes it periodically, keeping
 //! the last good one when a refresh fails.
 
-use super::{Account, Registry, Settings, Source, DEFAULT_ROLE_NAME, regions};
+use super::{Account, DEFAULT_ROLE_NAME, Registry, Settings, Source, regions};
 use aws_sdk_organizations::types::AccountStatus;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -27,21 +27,33 @@ pub struct OrgAccount {
 
 /// Why discovery failed.
 #[derive(Debug, thiserror::Error)]
-#[error("AWS Organizations discovery failed: {0}; the bot needs organizations:ListAccounts and organizations:ListTagsForResource in the management or delegated-admin account (accounts.discover_role_arn)")]
+#[error(
+    "AWS Organizations discovery failed: {0}; the bot needs organizations:ListAccounts and organizations:ListTagsForResource in the management or delegated-admin account (accounts.discover_role_arn)"
+)]
 pub struct DiscoverError(String);
 
 /// Lists every account of the organization with its tags.
-pub async fn list(client: &aws_sdk_organizations::Client) -> Result<Vec<OrgAccount>, DiscoverError> {
+pub async fn list(
+    client: &aws_sdk_organizations::Client,
+) -> Result<Vec<OrgAccount>, DiscoverError> {
     let mut out = Vec::new();
     let mut pages = client.list_accounts().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| DiscoverError(aws_sdk_organizations::error::DisplayErrorContext(e).to_string()))?;
+        let page = page.map_err(|e| {
+            DiscoverError(aws_sdk_organizations::error::DisplayErrorContext(e).to_string())
+        })?;
         for a in page.accounts() {
             let Some(id) = a.id() else { continue };
             let mut tags = BTreeMap::new();
-            let mut tag_pages = client.list_tags_for_resource().resource_id(id).into_paginator().send();
+            let mut tag_pages = client
+                .list_tags_for_resource()
+                .resource_id(id)
+                .into_paginator()
+                .send();
             while let Some(t) = tag_pages.next().await {
-                let t = t.map_err(|e| DiscoverError(aws_sdk_organizations::error::DisplayErrorContext(e).to_string()))?;
+                let t = t.map_err(|e| {
+                    DiscoverError(aws_sdk_organizations::error::DisplayErrorContext(e).to_string())
+                })?;
                 for tag in t.tags() {
                     tags.insert(tag.key().to_string(), tag.value().to_string());
                 }
@@ -62,19 +74,36 @@ fn slug(name: &str) -> String {
         .trim()
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
-    let s = s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-");
+    let s = s
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
     s.chars().take(64).collect()
 }
 
 /// Merges discovered accounts into the file registry (the file wins; suspended skipped).
 pub fn merge(file: &Registry, org: &[OrgAccount], settings: &Settings) -> Registry {
-    let suspended: HashSet<&str> = org.iter().filter(|a| !a.active).map(|a| a.id.as_str()).collect();
+    let suspended: HashSet<&str> = org
+        .iter()
+        .filter(|a| !a.active)
+        .map(|a| a.id.as_str())
+        .collect();
     let mut accounts: Vec<Account> = Vec::new();
     for a in file.all() {
         if suspended.contains(a.id.as_str()) {
-            tracing::warn!(account = a.id, "account is suspended in AWS Organizations; leaving it out");
+            tracing::warn!(
+                account = a.id,
+                "account is suspended in AWS Organizations; leaving it out"
+            );
             continue;
         }
         let mut a = a.clone();
@@ -85,19 +114,31 @@ pub fn merge(file: &Registry, org: &[OrgAccount], settings: &Settings) -> Regist
         }
         accounts.push(a);
     }
-    let default_regions = settings.default_regions.clone().unwrap_or_else(|| vec!["us-east-1".into()]);
+    let default_regions = settings
+        .default_regions
+        .clone()
+        .unwrap_or_else(|| vec!["us-east-1".into()]);
     let role = settings.role_name.as_deref().unwrap_or(DEFAULT_ROLE_NAME);
     for o in org.iter().filter(|o| o.active && file.get(&o.id).is_none()) {
         let mut name = slug(&o.name);
-        let taken = |n: &str| accounts.iter().any(|a| a.name == n || a.aliases.iter().any(|x| x == n)) || file.lookup(n).is_some();
+        let taken = |n: &str| {
+            accounts
+                .iter()
+                .any(|a| a.name == n || a.aliases.iter().any(|x| x == n))
+                || file.lookup(n).is_some()
+        };
         if name.is_empty() || taken(&name) || name == "all" {
-            name = format!("{name}-{}", o.id).trim_start_matches('-').to_string();
+            name = format!("{name}-{}", o.id)
+                .trim_start_matches('-')
+                .to_string();
         }
         let environment = ["environment", "Environment", "env", "Env"]
             .iter()
             .find_map(|k| o.tags.get(*k))
             .map(|e| e.to_lowercase());
-        let partition = default_regions.first().map_or("aws", |r| regions::partition(r));
+        let partition = default_regions
+            .first()
+            .map_or("aws", |r| regions::partition(r));
         accounts.push(Account {
             id: o.id.clone(),
             name,
@@ -130,11 +171,18 @@ impl AccountBook {
 
     /// The registry in force now.
     pub fn current(&self) -> Arc<Registry> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Lists Organizations and swaps in the merged registry; keeps the old one on failure.
-    pub async fn refresh(&self, client: &aws_sdk_organizations::Client, settings: &Settings) -> Result<usize, DiscoverError> {
+    pub async fn refresh(
+        &self,
+        client: &aws_sdk_organizations::Client,
+        settings: &Settings,
+    ) -> Result<usize, DiscoverError> {
         let org = list(client).await?;
         let merged = merge(&self.file, &org, settings);
         let n = merged.all().len();
@@ -143,11 +191,19 @@ impl AccountBook {
     }
 
     /// Refreshes now and then every `accounts.discover_refresh_minutes`, forever.
-    pub async fn refresh_forever(self: Arc<Self>, client: aws_sdk_organizations::Client, settings: Settings) {
-        let every = Duration::from_secs(60 * settings.discover_refresh_minutes.unwrap_or(60).max(1));
+    pub async fn refresh_forever(
+        self: Arc<Self>,
+        client: aws_sdk_organizations::Client,
+        settings: Settings,
+    ) {
+        let every =
+            Duration::from_secs(60 * settings.discover_refresh_minutes.unwrap_or(60).max(1));
         loop {
             match self.refresh(&client, &settings).await {
-                Ok(n) => tracing::info!(accounts = n, "account registry refreshed from AWS Organizations"),
+                Ok(n) => tracing::info!(
+                    accounts = n,
+                    "account registry refreshed from AWS Organizations"
+                ),
                 Err(e) => tracing::error!(error = %e, "keeping the previous account registry"),
             }
             tokio::time::sleep(every).await;
@@ -158,7 +214,9 @@ impl AccountBook {
 /// Builds an Organizations client from the SDK's default chain, assuming
 /// `accounts.discover_role_arn` first when set. Honours `AWS_ENDPOINT_URL_ORGANIZATIONS`.
 pub async fn client(settings: &Settings) -> aws_sdk_organizations::Client {
-    let base = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
     let conf = match &settings.discover_role_arn {
         Some(arn) => {
             let provider = aws_config::sts::AssumeRoleProvider::builder(arn.clone())
@@ -167,7 +225,9 @@ pub async fn client(settings: &Settings) -> aws_sdk_organizations::Client {
                 .build()
                 .await;
             base.into_builder()
-                .credentials_provider(aws_sdk_organizations::config::SharedCredentialsProvider::new(provider))
+                .credentials_provider(
+                    aws_sdk_organizations::config::SharedCredentialsProvider::new(provider),
+                )
                 .build()
         }
         None => base,
@@ -184,7 +244,10 @@ mod tests {
             id: id.into(),
             name: name.into(),
             active,
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -192,9 +255,19 @@ mod tests {
     fn file_wins_new_accounts_added_suspended_skipped() {
         let file = super::super::tests::sample();
         let discovered = vec![
-            org("111111111111", "Prod Main", true, &[("cost-center", "42"), ("team", "ignored")]),
+            org(
+                "111111111111",
+                "Prod Main",
+                true,
+                &[("cost-center", "42"), ("team", "ignored")],
+            ),
             org("222222222222", "Staging", false, &[]),
-            org("555555555555", "Data Lake Prod", true, &[("Environment", "Production")]),
+            org(
+                "555555555555",
+                "Data Lake Prod",
+                true,
+                &[("Environment", "Production")],
+            ),
             org("666666666666", "Sandbox", true, &[]),
             org("777777777777", "Closed One", false, &[]),
         ];
@@ -206,9 +279,19 @@ mod tests {
         assert!(merged.get("222222222222").is_none(), "suspended skipped");
         assert!(merged.get("777777777777").is_none());
         let lake = merged.get("555555555555").unwrap();
-        assert_eq!((lake.name.as_str(), lake.environment.as_deref()), ("data-lake-prod", Some("production")));
+        assert_eq!(
+            (lake.name.as_str(), lake.environment.as_deref()),
+            ("data-lake-prod", Some("production"))
+        );
         assert_eq!(lake.source, Source::Organizations);
-        assert_eq!(lake.role_arn, "arn:aws:iam::555555555555:role/opsbot-readonly");
-        assert_eq!(merged.get("666666666666").unwrap().name, "sandbox-666666666666", "name clash gets the id");
+        assert_eq!(
+            lake.role_arn,
+            "arn:aws:iam::555555555555:role/opsbot-readonly"
+        );
+        assert_eq!(
+            merged.get("666666666666").unwrap().name,
+            "sandbox-666666666666",
+            "name clash gets the id"
+        );
     }
 }

@@ -181,7 +181,10 @@ impl Registry {
         let text = std::fs::read_to_string(path).map_err(|e| {
             vec![Problem {
                 key: label.to_string(),
-                message: format!("cannot read {}: {e}; create it from accounts/accounts.toml in the repo", path.display()),
+                message: format!(
+                    "cannot read {}: {e}; create it from accounts/accounts.toml in the repo",
+                    path.display()
+                ),
             }]
         })?;
         Self::parse(&text, label, settings)
@@ -207,40 +210,72 @@ impl Registry {
         for (i, r) in raw.accounts.into_iter().enumerate() {
             let at = format!("{label}: accounts[{i}]");
             if !valid_id(&r.id) {
-                problem(format!("{at}.id"), format!("{:?} is not a 12-digit account id", r.id));
+                problem(
+                    format!("{at}.id"),
+                    format!("{:?} is not a 12-digit account id", r.id),
+                );
             }
             if !valid_name(&r.name) {
-                problem(format!("{at}.name"), format!("{:?} must be 1-64 letters, digits, '-', '_' or '.'", r.name));
+                problem(
+                    format!("{at}.name"),
+                    format!("{:?} must be 1-64 letters, digits, '-', '_' or '.'", r.name),
+                );
             }
-            for key in std::iter::once(&r.id).chain(std::iter::once(&r.name)).chain(&r.aliases) {
+            for key in std::iter::once(&r.id)
+                .chain(std::iter::once(&r.name))
+                .chain(&r.aliases)
+            {
                 let k = key.to_lowercase();
                 if k == "all" || k == "*" {
-                    problem(format!("{at}"), format!("{key:?} is reserved (it means every account)"));
+                    problem(
+                        at.clone(),
+                        format!("{key:?} is reserved (it means every account)"),
+                    );
                 }
                 if let Some(other) = seen.insert(k, at.clone()) {
-                    problem(format!("{at}"), format!("{key:?} is already used by {other}; ids, names and aliases must be unique"));
+                    problem(
+                        at.clone(),
+                        format!(
+                            "{key:?} is already used by {other}; ids, names and aliases must be unique"
+                        ),
+                    );
                 }
             }
             let regions = r.regions.unwrap_or_else(|| default_regions.clone());
             if regions.is_empty() {
-                problem(format!("{at}.regions"), "must list at least one region".into());
+                problem(
+                    format!("{at}.regions"),
+                    "must list at least one region".into(),
+                );
             }
             for region in &regions {
                 if !regions::is_known(region, &settings.extra_regions) {
-                    problem(format!("{at}.regions"), format!("unknown region {region:?}; add it to accounts.extra_regions if it is new"));
+                    problem(
+                        format!("{at}.regions"),
+                        format!(
+                            "unknown region {region:?}; add it to accounts.extra_regions if it is new"
+                        ),
+                    );
                 }
             }
             let partition = regions.first().map_or("aws", |r| regions::partition(r));
             let role_arn = match (&r.role_arn, &r.role_name) {
                 (Some(arn), None) => {
                     if !arn.starts_with("arn:") || !arn.contains(":role/") || !arn.contains(&r.id) {
-                        problem(format!("{at}.role_arn"), format!("{arn:?} is not a role ARN in account {}", r.id));
+                        problem(
+                            format!("{at}.role_arn"),
+                            format!("{arn:?} is not a role ARN in account {}", r.id),
+                        );
                     }
                     arn.clone()
                 }
-                (None, name) => format!("arn:{partition}:iam::{}:role/{}", r.id, name.as_deref().unwrap_or(role_name)),
+                (None, name) => format!(
+                    "arn:{partition}:iam::{}:role/{}",
+                    r.id,
+                    name.as_deref().unwrap_or(role_name)
+                ),
                 (Some(_), Some(_)) => {
-                    problem(format!("{at}"), "set role_arn or role_name, not both".into());
+                    problem(at.clone(), "set role_arn or role_name, not both".into());
                     String::new()
                 }
             };
@@ -270,12 +305,17 @@ impl Registry {
 
     /// The account with this id.
     pub fn get(&self, id: &str) -> Option<&Account> {
-        self.index.get(id).map(|&i| &self.accounts[i]).filter(|a| a.id == id)
+        self.index
+            .get(id)
+            .map(|&i| &self.accounts[i])
+            .filter(|a| a.id == id)
     }
 
     /// The account an id, name or alias refers to (case-insensitive).
     pub fn lookup(&self, key: &str) -> Option<&Account> {
-        self.index.get(&key.to_lowercase()).map(|&i| &self.accounts[i])
+        self.index
+            .get(&key.to_lowercase())
+            .map(|&i| &self.accounts[i])
     }
 
     /// Resolves what someone typed into accounts, only among `allowed` ids.
@@ -284,7 +324,11 @@ impl Registry {
     /// filler like "the ... account" removed. Anything else, or an account outside `allowed`,
     /// is `Unknown` and lists what the person may use (never what exists beyond that).
     pub fn resolve(&self, query: &str, allowed: &[String]) -> Result<Vec<&Account>, ResolveError> {
-        let may: Vec<&Account> = self.accounts.iter().filter(|a| allowed.contains(&a.id)).collect();
+        let may: Vec<&Account> = self
+            .accounts
+            .iter()
+            .filter(|a| allowed.contains(&a.id))
+            .collect();
         let unknown = || ResolveError::Unknown {
             query: query.trim().to_string(),
             allowed: may.iter().map(|a| a.label()).collect(),
@@ -305,8 +349,15 @@ impl Registry {
                 q = rest.trim().to_string();
             }
         }
-        if matches!(q.as_str(), "all" | "*" | "every" | "everything" | "each" | "any" | "all of them") {
-            return if may.is_empty() { Err(unknown()) } else { Ok(may) };
+        if matches!(
+            q.as_str(),
+            "all" | "*" | "every" | "everything" | "each" | "any" | "all of them"
+        ) {
+            return if may.is_empty() {
+                Err(unknown())
+            } else {
+                Ok(may)
+            };
         }
         let in_env: Vec<&Account> = may
             .iter()
@@ -318,7 +369,11 @@ impl Registry {
             return Ok(in_env);
         }
         if let Some(a) = self.lookup(&q) {
-            return if allowed.contains(&a.id) { Ok(vec![a]) } else { Err(unknown()) };
+            return if allowed.contains(&a.id) {
+                Ok(vec![a])
+            } else {
+                Err(unknown())
+            };
         }
         match in_env.len() {
             0 => Err(unknown()),

@@ -50,8 +50,14 @@ fn parses_and_fills_defaults() {
     assert_eq!(s.id, "222222222222");
     assert_eq!(s.regions, ["us-east-1"]);
     assert_eq!(s.role_arn, "arn:aws:iam::222222222222:role/opsbot-readonly");
-    assert_eq!(r.get("333333333333").unwrap().role_arn, "arn:aws:iam::333333333333:role/custom-ro");
-    assert_eq!(r.get("444444444444").unwrap().role_arn, "arn:aws:iam::444444444444:role/sandbox-ro");
+    assert_eq!(
+        r.get("333333333333").unwrap().role_arn,
+        "arn:aws:iam::333333333333:role/custom-ro"
+    );
+    assert_eq!(
+        r.get("444444444444").unwrap().role_arn,
+        "arn:aws:iam::444444444444:role/sandbox-ro"
+    );
 }
 
 #[test]
@@ -67,8 +73,24 @@ fn resolves_what_people_type() {
         ("staging", &["222222222222"]),
         ("staging accounts", &["333333333333", "222222222222"]),
         ("dev", &["444444444444"]),
-        ("all", &["333333333333", "111111111111", "444444444444", "222222222222"]),
-        ("all accounts", &["333333333333", "111111111111", "444444444444", "222222222222"]),
+        (
+            "all",
+            &[
+                "333333333333",
+                "111111111111",
+                "444444444444",
+                "222222222222",
+            ],
+        ),
+        (
+            "all accounts",
+            &[
+                "333333333333",
+                "111111111111",
+                "444444444444",
+                "222222222222",
+            ],
+        ),
     ];
     for (q, want) in cases {
         assert_eq!(ids(r.resolve(q, &all)), *want, "{q}");
@@ -91,11 +113,17 @@ fn ambiguous_and_unknown_list_only_what_the_person_may_use() {
     )
     .unwrap();
     let both = vec!["555555555555".to_string(), "666666666666".to_string()];
-    assert!(matches!(qa.resolve("the QA account", &both), Err(ResolveError::Ambiguous { .. })));
+    assert!(matches!(
+        qa.resolve("the QA account", &both),
+        Err(ResolveError::Ambiguous { .. })
+    ));
     assert_eq!(qa.resolve("qa", &both).unwrap().len(), 2);
     let e = r.resolve("prod", &only_staging).unwrap_err();
     let text = e.to_string();
-    assert!(text.contains("staging (222222222222)") && !text.contains("111111111111"), "{text}");
+    assert!(
+        text.contains("staging (222222222222)") && !text.contains("111111111111"),
+        "{text}"
+    );
     assert!(r.resolve("all", &[]).is_err());
 }
 
@@ -121,9 +149,21 @@ role_arn = "arn:aws:iam::222222222222:role/x"
 role_name = "y"
 "#;
     let problems = Registry::parse(bad, "accounts.toml", &Settings::default()).unwrap_err();
-    let text: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.key, p.message)).collect();
+    let text: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{}: {}", p.key, p.message))
+        .collect();
     let joined = text.join("\n");
-    for needle in ["12-digit", "prod uction", "mars-north-1", "already used", "reserved", "not a role ARN", "at least one region", "not both"] {
+    for needle in [
+        "12-digit",
+        "prod uction",
+        "mars-north-1",
+        "already used",
+        "reserved",
+        "not a role ARN",
+        "at least one region",
+        "not both",
+    ] {
         assert!(joined.contains(needle), "missing {needle}:\n{joined}");
     }
     assert!(problems.iter().all(|p| p.key.starts_with("accounts.toml")));
@@ -131,8 +171,23 @@ role_name = "y"
 
 #[test]
 fn unknown_keys_are_errors_and_extra_regions_allow_new_ones() {
-    let e = Registry::parse("[[accounts]]\nid = \"111111111111\"\nname = \"a\"\ncolour = 1\n", "f", &Settings::default()).unwrap_err();
+    let e = Registry::parse(
+        "[[accounts]]\nid = \"111111111111\"\nname = \"a\"\ncolour = 1\n",
+        "f",
+        &Settings::default(),
+    )
+    .unwrap_err();
     assert!(e[0].message.contains("colour"), "{e:?}");
-    let settings = Settings { extra_regions: vec!["xx-new-1".into()], ..Settings::default() };
-    assert!(Registry::parse("[[accounts]]\nid = \"111111111111\"\nname = \"a\"\nregions = [\"xx-new-1\"]\n", "f", &settings).is_ok());
+    let settings = Settings {
+        extra_regions: vec!["xx-new-1".into()],
+        ..Settings::default()
+    };
+    assert!(
+        Registry::parse(
+            "[[accounts]]\nid = \"111111111111\"\nname = \"a\"\nregions = [\"xx-new-1\"]\n",
+            "f",
+            &settings
+        )
+        .is_ok()
+    );
 }

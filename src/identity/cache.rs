@@ -16,7 +16,11 @@ pub struct TtlCache<V> {
 impl<V: Clone> TtlCache<V> {
     /// A cache keeping entries for `ttl`, at most `max` of them.
     pub fn new(ttl: Duration, max: usize) -> Self {
-        Self { ttl, max, map: Mutex::default() }
+        Self {
+            ttl,
+            max,
+            map: Mutex::default(),
+        }
     }
 
     /// The value for `key` if present and younger than the TTL.
@@ -62,6 +66,9 @@ mod tests {
         tokio::time::advance(Duration::from_secs(11)).await;
         c.insert("b", 2);
         c.insert("c", 3);
-        assert_eq!((c.get("b"), c.get("c"), c.get("old")), (Some(2), Some(3), None));
+        assert_eq!(
+            (c.get("b"), c.get("c"), c.get("old")),
+            (Some(2), Some(3), None)
+        );
     }
 }

@@ -72,13 +72,20 @@ struct Group {
 }
 
 fn fail(detail: impl Into<String>) -> IdentityError {
-    IdentityError::Provider { provider: PROVIDER, detail: detail.into() }
+    IdentityError::Provider {
+        provider: PROVIDER,
+        detail: detail.into(),
+    }
 }
 
 impl Entra {
     /// A provider with `settings`.
     pub fn new(http: reqwest::Client, settings: EntraSettings) -> Self {
-        Self { http, settings, token: Mutex::new(None) }
+        Self {
+            http,
+            settings,
+            token: Mutex::new(None),
+        }
     }
 
     async fn token(&self) -> Result<Secret, IdentityError> {
@@ -89,7 +96,11 @@ impl Entra {
             }
         }
         let s = &self.settings;
-        let url = format!("{}/{}/oauth2/v2.0/token", s.login_url.trim_end_matches('/'), s.tenant_id);
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            s.login_url.trim_end_matches('/'),
+            s.tenant_id
+        );
         let res = self
             .http
             .post(url)
@@ -103,9 +114,15 @@ impl Entra {
             .await
             .map_err(|e| fail(format!("token request failed: {e}")))?;
         if !res.status().is_success() {
-            return Err(fail(format!("token endpoint answered HTTP {}; check tenant_id, client_id and ENTRA_CLIENT_SECRET", res.status())));
+            return Err(fail(format!(
+                "token endpoint answered HTTP {}; check tenant_id, client_id and ENTRA_CLIENT_SECRET",
+                res.status()
+            )));
         }
-        let t: TokenResponse = res.json().await.map_err(|e| fail(format!("unexpected token response: {e}")))?;
+        let t: TokenResponse = res
+            .json()
+            .await
+            .map_err(|e| fail(format!("unexpected token response: {e}")))?;
         let secret = Secret::new(t.access_token);
         let until = Instant::now() + Duration::from_secs(t.expires_in.saturating_sub(60));
         *slot = Some((secret.clone(), until));
@@ -140,7 +157,10 @@ impl GroupDirectory for Entra {
                 .await
                 .map_err(|e| fail(format!("request failed: {e}")))?;
             let status = res.status();
-            if (status == reqwest::StatusCode::TOO_MANY_REQUESTS || status == reqwest::StatusCode::SERVICE_UNAVAILABLE) && retries < 2 {
+            if (status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                || status == reqwest::StatusCode::SERVICE_UNAVAILABLE)
+                && retries < 2
+            {
                 retries += 1;
                 let wait = res
                     .headers()
@@ -158,11 +178,18 @@ impl GroupDirectory for Entra {
             if !status.is_success() {
                 return Err(fail(format!("Graph answered HTTP {status}")));
             }
-            let page: Page = res.json().await.map_err(|e| fail(format!("unexpected Graph response: {e}")))?;
-            out.extend(page.value.into_iter().map(|g| match self.settings.group_name {
-                GroupName::Id => g.id,
-                GroupName::DisplayName => g.display_name.unwrap_or(g.id),
-            }));
+            let page: Page = res
+                .json()
+                .await
+                .map_err(|e| fail(format!("unexpected Graph response: {e}")))?;
+            out.extend(
+                page.value
+                    .into_iter()
+                    .map(|g| match self.settings.group_name {
+                        GroupName::Id => g.id,
+                        GroupName::DisplayName => g.display_name.unwrap_or(g.id),
+                    }),
+            );
             match page.next {
                 Some(n) => url = n,
                 None => return Ok(out),

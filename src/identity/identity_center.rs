@@ -22,13 +22,20 @@ pub struct IdentityCenter {
 }
 
 fn fail(e: impl std::fmt::Display) -> IdentityError {
-    IdentityError::Provider { provider: PROVIDER, detail: e.to_string() }
+    IdentityError::Provider {
+        provider: PROVIDER,
+        detail: e.to_string(),
+    }
 }
 
 impl IdentityCenter {
     /// A provider for identity store `store_id` (`d-...`).
     pub fn new(client: aws_sdk_identitystore::Client, store_id: &str) -> Self {
-        Self { client, store_id: store_id.to_string(), names: Mutex::default() }
+        Self {
+            client,
+            store_id: store_id.to_string(),
+            names: Mutex::default(),
+        }
     }
 
     /// Builds the client from the SDK's default chain in `region`.
@@ -53,7 +60,10 @@ impl IdentityCenter {
             .await
             .map_err(|e| fail(aws_sdk_identitystore::error::DisplayErrorContext(e)))?;
         let name = g.display_name().unwrap_or(id).to_string();
-        self.names.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), name.clone());
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), name.clone());
         Ok(name)
     }
 }
@@ -82,7 +92,12 @@ impl GroupDirectory for IdentityCenter {
             .await
         {
             Ok(u) => u.user_id().to_string(),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(Vec::new()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(Vec::new());
+            }
             Err(e) => return Err(fail(aws_sdk_identitystore::error::DisplayErrorContext(e))),
         };
         let mut ids = Vec::new();
@@ -94,8 +109,13 @@ impl GroupDirectory for IdentityCenter {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| fail(aws_sdk_identitystore::error::DisplayErrorContext(e)))?;
-            ids.extend(page.group_memberships().iter().filter_map(|m| m.group_id().map(str::to_string)));
+            let page =
+                page.map_err(|e| fail(aws_sdk_identitystore::error::DisplayErrorContext(e)))?;
+            ids.extend(
+                page.group_memberships()
+                    .iter()
+                    .filter_map(|m| m.group_id().map(str::to_string)),
+            );
         }
         let mut names = Vec::new();
         for id in ids {

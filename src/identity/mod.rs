@@ -95,9 +95,21 @@ pub struct Directory {
 
 impl Directory {
     /// A directory over `profiles` and `providers`, caching answers for `ttl`.
-    pub fn new(profiles: Arc<dyn Profiles>, providers: Vec<Arc<dyn GroupDirectory>>, ttl: Duration) -> Self {
-        let group_caches = providers.iter().map(|_| TtlCache::new(ttl, 10_000)).collect();
-        Self { profiles, providers, person_cache: TtlCache::new(ttl, 10_000), group_caches }
+    pub fn new(
+        profiles: Arc<dyn Profiles>,
+        providers: Vec<Arc<dyn GroupDirectory>>,
+        ttl: Duration,
+    ) -> Self {
+        let group_caches = providers
+            .iter()
+            .map(|_| TtlCache::new(ttl, 10_000))
+            .collect();
+        Self {
+            profiles,
+            providers,
+            person_cache: TtlCache::new(ttl, 10_000),
+            group_caches,
+        }
     }
 
     /// Names of the configured providers.
@@ -115,17 +127,21 @@ impl Directory {
                 p
             }
         };
-        let lookups = self.providers.iter().zip(&self.group_caches).map(|(provider, cache)| {
-            let person = &person;
-            async move {
-                if let Some(g) = cache.get(&person.slack_id) {
-                    return Ok(g);
+        let lookups = self
+            .providers
+            .iter()
+            .zip(&self.group_caches)
+            .map(|(provider, cache)| {
+                let person = &person;
+                async move {
+                    if let Some(g) = cache.get(&person.slack_id) {
+                        return Ok(g);
+                    }
+                    let g = provider.groups(person).await?;
+                    cache.insert(&person.slack_id, g.clone());
+                    Ok::<_, IdentityError>(g)
                 }
-                let g = provider.groups(person).await?;
-                cache.insert(&person.slack_id, g.clone());
-                Ok::<_, IdentityError>(g)
-            }
-        });
+            });
         let mut groups: Vec<String> = Vec::new();
         for result in futures_util::future::join_all(lookups).await {
             groups.extend(result?);
@@ -162,7 +178,10 @@ mod tests {
         async fn groups(&self, _: &Person) -> Result<Vec<String>, IdentityError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if self.fail {
-                Err(IdentityError::Provider { provider: "Okta", detail: "HTTP 503".into() })
+                Err(IdentityError::Provider {
+                    provider: "Okta",
+                    detail: "HTTP 503".into(),
+                })
             } else {
                 Ok(self.groups.clone())
             }
@@ -170,18 +189,31 @@ mod tests {
     }
 
     fn person() -> Person {
-        Person { slack_id: "U1".into(), email: Some("ana@example.com".into()), handle: None, display_name: None }
+        Person {
+            slack_id: "U1".into(),
+            email: Some("ana@example.com".into()),
+            handle: None,
+            display_name: None,
+        }
     }
 
     fn counting(groups: &[&str], fail: bool) -> Arc<Counting> {
-        Arc::new(Counting { calls: AtomicUsize::new(0), fail, groups: groups.iter().map(|s| s.to_string()).collect() })
+        Arc::new(Counting {
+            calls: AtomicUsize::new(0),
+            fail,
+            groups: groups.iter().map(|s| s.to_string()).collect(),
+        })
     }
 
     #[tokio::test(start_paused = true)]
     async fn union_of_providers_cached_until_ttl() {
         let a = counting(&["b", "a"], false);
         let b = counting(&["a", "c"], false);
-        let d = Directory::new(Arc::new(Fixed(person())), vec![a.clone(), b.clone()], Duration::from_secs(300));
+        let d = Directory::new(
+            Arc::new(Fixed(person())),
+            vec![a.clone(), b.clone()],
+            Duration::from_secs(300),
+        );
         assert_eq!(d.identify("U1").await.unwrap().groups, ["a", "b", "c"]);
         d.identify("U1").await.unwrap();
         assert_eq!(a.calls.load(Ordering::SeqCst), 1, "cached");
@@ -194,7 +226,11 @@ mod tests {
     async fn one_failing_provider_fails_closed_and_is_not_cached() {
         let ok = counting(&["admins"], false);
         let bad = counting(&[], true);
-        let d = Directory::new(Arc::new(Fixed(person())), vec![ok, bad.clone()], Duration::from_secs(300));
+        let d = Directory::new(
+            Arc::new(Fixed(person())),
+            vec![ok, bad.clone()],
+            Duration::from_secs(300),
+        );
         let e = d.identify("U1").await.unwrap_err();
         assert_eq!(e.to_string(), "couldn't read your groups from Okta");
         d.identify("U1").await.unwrap_err();

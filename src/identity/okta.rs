@@ -30,24 +30,42 @@ struct OktaProfile {
 }
 
 fn fail(detail: impl Into<String>) -> IdentityError {
-    IdentityError::Provider { provider: PROVIDER, detail: detail.into() }
+    IdentityError::Provider {
+        provider: PROVIDER,
+        detail: detail.into(),
+    }
 }
 
 /// The `rel="next"` URL of an RFC 8288 `Link` header, if any.
 pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
-    headers.get_all(reqwest::header::LINK).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).find_map(|part| {
-        let (url, params) = part.split_once(';')?;
-        params
-            .split(';')
-            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"")
-            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
-    })
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|part| {
+            let (url, params) = part.split_once(';')?;
+            params
+                .split(';')
+                .any(|p| p.trim().replace(' ', "") == "rel=\"next\"")
+                .then(|| {
+                    url.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string()
+                })
+        })
 }
 
 impl Okta {
     /// A provider for the Okta org at `base` (e.g. `https://example.okta.com`).
     pub fn new(http: reqwest::Client, base: &str, token: Secret) -> Self {
-        Self { http, base: base.trim_end_matches('/').to_string(), token, max_retries: 2 }
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            max_retries: 2,
+        }
     }
 
     async fn get(&self, url: &str) -> Result<reqwest::Response, IdentityError> {
@@ -61,7 +79,8 @@ impl Okta {
                 .send()
                 .await
                 .map_err(|e| fail(format!("request failed: {e}")))?;
-            if res.status() != reqwest::StatusCode::TOO_MANY_REQUESTS || attempt >= self.max_retries {
+            if res.status() != reqwest::StatusCode::TOO_MANY_REQUESTS || attempt >= self.max_retries
+            {
                 return Ok(res);
             }
             attempt += 1;
@@ -88,7 +107,11 @@ impl GroupDirectory for Okta {
         let Some(login) = person.email.as_deref() else {
             return Ok(Vec::new());
         };
-        let mut url = format!("{}/api/v1/users/{}/groups?limit=200", self.base, urlencode(login));
+        let mut url = format!(
+            "{}/api/v1/users/{}/groups?limit=200",
+            self.base,
+            urlencode(login)
+        );
         let mut groups = Vec::new();
         for _page in 0..100 {
             let res = self.get(&url).await?;
@@ -98,7 +121,10 @@ impl GroupDirectory for Okta {
                 s => return Err(fail(format!("HTTP {s}"))),
             }
             let next = next_link(res.headers());
-            let page: Vec<OktaGroup> = res.json().await.map_err(|e| fail(format!("unexpected response: {e}")))?;
+            let page: Vec<OktaGroup> = res
+                .json()
+                .await
+                .map_err(|e| fail(format!("unexpected response: {e}")))?;
             groups.extend(page.into_iter().map(|g| g.profile.name));
             match next {
                 Some(n) => url = n,
@@ -111,7 +137,9 @@ impl GroupDirectory for Okta {
 
 /// Percent-encodes a path segment.
 pub fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 #[cfg(test)]
@@ -121,11 +149,29 @@ mod tests {
     #[test]
     fn finds_next_link_among_several() {
         let mut h = reqwest::header::HeaderMap::new();
-        h.append("link", "<https://x.okta.com/api/v1/users/a/groups?limit=2>; rel=\"self\"".parse().unwrap());
-        h.append("link", "<https://x.okta.com/api/v1/users/a/groups?after=00g2&limit=2>; rel=\"next\"".parse().unwrap());
-        assert_eq!(next_link(&h).as_deref(), Some("https://x.okta.com/api/v1/users/a/groups?after=00g2&limit=2"));
+        h.append(
+            "link",
+            "<https://x.okta.com/api/v1/users/a/groups?limit=2>; rel=\"self\""
+                .parse()
+                .unwrap(),
+        );
+        h.append(
+            "link",
+            "<https://x.okta.com/api/v1/users/a/groups?after=00g2&limit=2>; rel=\"next\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://x.okta.com/api/v1/users/a/groups?after=00g2&limit=2")
+        );
         let mut one = reqwest::header::HeaderMap::new();
-        one.insert("link", "<https://a/1>; rel=\"self\", <https://a/2>; rel=\"next\"".parse().unwrap());
+        one.insert(
+            "link",
+            "<https://a/1>; rel=\"self\", <https://a/2>; rel=\"next\""
+                .parse()
+                .unwrap(),
+        );
         assert_eq!(next_link(&one).as_deref(), Some("https://a/2"));
         assert_eq!(next_link(&reqwest::header::HeaderMap::new()), None);
     }

@@ -128,9 +128,19 @@ fn url_ok(u: &str) -> bool {
 
 impl RawSettings {
     /// Validates, loading the static file relative to `base`; pushes every problem.
-    pub fn validate(self, base: &Path, env: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Problem>) -> IdentityConfig {
+    pub fn validate(
+        self,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        problems: &mut Vec<Problem>,
+    ) -> IdentityConfig {
         let mut providers = Vec::new();
-        let mut push = |key: &str, message: String| problems.push(Problem { key: key.into(), message });
+        let mut push = |key: &str, message: String| {
+            problems.push(Problem {
+                key: key.into(),
+                message,
+            })
+        };
         for kind in &self.providers {
             match kind {
                 Kind::Static => match &self.static_file {
@@ -189,7 +199,9 @@ impl RawSettings {
         IdentityConfig {
             providers,
             ttl: Duration::from_secs(self.cache_ttl_seconds.unwrap_or(300)),
-            help_contact: self.help_contact.unwrap_or_else(|| "your platform team".into()),
+            help_contact: self
+                .help_contact
+                .unwrap_or_else(|| "your platform team".into()),
         }
     }
 }
@@ -201,12 +213,16 @@ impl IdentityConfig {
         for p in &self.providers {
             providers.push(match p {
                 ProviderConfig::Static(g) => Arc::new(g.clone()),
-                ProviderConfig::SlackUsergroups => Arc::new(SlackUserGroups::new(slack.clone(), self.ttl)),
-                ProviderConfig::Okta { url, token } => Arc::new(Okta::new(http.clone(), url, token.clone())),
-                ProviderConfig::Entra(s) => Arc::new(Entra::new(http.clone(), s.clone())),
-                ProviderConfig::IdentityCenter { store_id, region } => {
-                    Arc::new(IdentityCenter::new(IdentityCenter::client(region).await, store_id))
+                ProviderConfig::SlackUsergroups => {
+                    Arc::new(SlackUserGroups::new(slack.clone(), self.ttl))
                 }
+                ProviderConfig::Okta { url, token } => {
+                    Arc::new(Okta::new(http.clone(), url, token.clone()))
+                }
+                ProviderConfig::Entra(s) => Arc::new(Entra::new(http.clone(), s.clone())),
+                ProviderConfig::IdentityCenter { store_id, region } => Arc::new(
+                    IdentityCenter::new(IdentityCenter::client(region).await, store_id),
+                ),
             });
         }
         Directory::new(Arc::new(slack), providers, self.ttl)

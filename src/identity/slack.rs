@@ -21,8 +21,16 @@ pub struct SlackDirectory {
 
 impl SlackDirectory {
     /// A directory using the bot's client and token.
-    pub fn new(client: Arc<SlackClient<Connector>>, token: SlackApiToken, retries: (u32, Duration)) -> Self {
-        Self { client, token, retries }
+    pub fn new(
+        client: Arc<SlackClient<Connector>>,
+        token: SlackApiToken,
+        retries: (u32, Duration),
+    ) -> Self {
+        Self {
+            client,
+            token,
+            retries,
+        }
     }
 }
 
@@ -34,46 +42,81 @@ impl Profiles for SlackDirectory {
             self.client.open_session(&self.token).users_info(&req).await
         })
         .await
-        .map_err(|e| IdentityError::Profile { detail: e.to_string() })?;
+        .map_err(|e| IdentityError::Profile {
+            detail: e.to_string(),
+        })?;
         let profile = res.user.profile.as_ref();
         Ok(Person {
             slack_id: slack_id.to_string(),
-            email: profile.and_then(|p| p.email.as_ref()).map(|e| e.0.to_lowercase()),
+            email: profile
+                .and_then(|p| p.email.as_ref())
+                .map(|e| e.0.to_lowercase()),
             handle: res.user.name.clone(),
-            display_name: profile
-                .and_then(|p| p.display_name.clone().filter(|d| !d.is_empty()).or(p.real_name.clone())),
+            display_name: profile.and_then(|p| {
+                p.display_name
+                    .clone()
+                    .filter(|d| !d.is_empty())
+                    .or(p.real_name.clone())
+            }),
         })
     }
 }
+
+/// Every user group: (handle, member ids).
+type Memberships = Arc<Vec<(String, Vec<String>)>>;
 
 /// The `slack_usergroups` provider: the user groups (by handle) a person belongs to.
 pub struct SlackUserGroups {
     slack: SlackDirectory,
     /// The whole membership list, fetched once per TTL (one API call for everyone).
-    snapshot: TtlCache<Arc<Vec<(String, Vec<String>)>>>,
+    snapshot: TtlCache<Memberships>,
 }
 
 impl SlackUserGroups {
     /// A provider caching the group list for `ttl`.
     pub fn new(slack: SlackDirectory, ttl: Duration) -> Self {
-        Self { slack, snapshot: TtlCache::new(ttl, 1) }
+        Self {
+            slack,
+            snapshot: TtlCache::new(ttl, 1),
+        }
     }
 
-    async fn list(&self) -> Result<Arc<Vec<(String, Vec<String>)>>, IdentityError> {
+    async fn list(&self) -> Result<Memberships, IdentityError> {
         if let Some(s) = self.snapshot.get("all") {
             return Ok(s);
         }
         let req = SlackApiUserGroupsListRequest::new().with_include_users(true);
-        let res = with_retries(self.slack.retries.0, self.slack.retries.1, "usergroups.list", || async {
-            self.slack.client.open_session(&self.slack.token).usergroups_list(&req).await
-        })
+        let res = with_retries(
+            self.slack.retries.0,
+            self.slack.retries.1,
+            "usergroups.list",
+            || async {
+                self.slack
+                    .client
+                    .open_session(&self.slack.token)
+                    .usergroups_list(&req)
+                    .await
+            },
+        )
         .await
-        .map_err(|e| IdentityError::Provider { provider: "Slack user groups", detail: e.to_string() })?;
+        .map_err(|e| IdentityError::Provider {
+            provider: "Slack user groups",
+            detail: e.to_string(),
+        })?;
         let groups: Vec<(String, Vec<String>)> = res
             .usergroups
             .into_iter()
             // Disabled groups are excluded by usergroups.list unless include_disabled is set.
-            .map(|g| (g.handle, g.users.unwrap_or_default().into_iter().map(|u| u.to_string()).collect()))
+            .map(|g| {
+                (
+                    g.handle,
+                    g.users
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|u| u.to_string())
+                        .collect(),
+                )
+            })
             .collect();
         let groups = Arc::new(groups);
         self.snapshot.insert("all", groups.clone());

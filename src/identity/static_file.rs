@@ -29,13 +29,22 @@ impl StaticGroups {
     /// Parses the file's text; `label` names it in problems.
     pub fn parse(text: &str, label: &str) -> Result<Self, Vec<Problem>> {
         let raw: Raw = toml::from_str(text).map_err(|e| {
-            vec![Problem { key: label.into(), message: format!("{}; expected [groups] NAME = [\"email or Slack id\", ...]", e.message()) }]
+            vec![Problem {
+                key: label.into(),
+                message: format!(
+                    "{}; expected [groups] NAME = [\"email or Slack id\", ...]",
+                    e.message()
+                ),
+            }]
         })?;
         let mut problems = Vec::new();
         for (g, members) in &raw.groups {
             for m in members {
                 if !(m.contains('@') || (m.starts_with(['U', 'W']) && m.len() >= 9)) {
-                    problems.push(Problem { key: format!("{label}: groups.{g}"), message: format!("{m:?} is neither an email nor a Slack user id (U...)") });
+                    problems.push(Problem {
+                        key: format!("{label}: groups.{g}"),
+                        message: format!("{m:?} is neither an email nor a Slack user id (U...)"),
+                    });
                 }
             }
         }
@@ -45,7 +54,14 @@ impl StaticGroups {
         let groups = raw
             .groups
             .into_iter()
-            .map(|(g, m)| (g, m.into_iter().map(|x| if x.contains('@') { x.to_lowercase() } else { x }).collect()))
+            .map(|(g, m)| {
+                (
+                    g,
+                    m.into_iter()
+                        .map(|x| if x.contains('@') { x.to_lowercase() } else { x })
+                        .collect(),
+                )
+            })
             .collect();
         Ok(Self { groups })
     }
@@ -53,7 +69,10 @@ impl StaticGroups {
     /// Loads the file.
     pub fn load(path: &Path, label: &str) -> Result<Self, Vec<Problem>> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![Problem { key: label.into(), message: format!("cannot read {}: {e}", path.display()) }]
+            vec![Problem {
+                key: label.into(),
+                message: format!("cannot read {}: {e}", path.display()),
+            }]
         })?;
         Self::parse(&text, label)
     }
@@ -70,7 +89,11 @@ impl GroupDirectory for StaticGroups {
         Ok(self
             .groups
             .iter()
-            .filter(|(_, members)| members.iter().any(|m| *m == person.slack_id || Some(m) == email.as_ref()))
+            .filter(|(_, members)| {
+                members
+                    .iter()
+                    .any(|m| *m == person.slack_id || Some(m) == email.as_ref())
+            })
             .map(|(g, _)| g.clone())
             .collect())
     }
@@ -83,9 +106,19 @@ mod tests {
     #[tokio::test]
     async fn matches_by_email_or_slack_id() {
         let s = StaticGroups::parse("[groups]\nadmins = [\"Ana@Example.com\"]\ndevs = [\"U0123ABCD\", \"bo@example.com\"]\n", "g").unwrap();
-        let ana = Person { slack_id: "U0123ABCD".into(), email: Some("ana@example.COM".into()), handle: None, display_name: None };
+        let ana = Person {
+            slack_id: "U0123ABCD".into(),
+            email: Some("ana@example.COM".into()),
+            handle: None,
+            display_name: None,
+        };
         assert_eq!(s.groups(&ana).await.unwrap(), ["admins", "devs"]);
-        let nobody = Person { slack_id: "U9".into(), email: None, handle: None, display_name: None };
+        let nobody = Person {
+            slack_id: "U9".into(),
+            email: None,
+            handle: None,
+            display_name: None,
+        };
         assert!(s.groups(&nobody).await.unwrap().is_empty());
         assert!(StaticGroups::parse("[groups]\nx = [\"bob\"]\n", "g").is_err());
         assert!(StaticGroups::parse("[group]\n", "g").is_err());

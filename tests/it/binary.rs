@@ -192,3 +192,38 @@ async fn sigterm_during_work_still_delivers_the_reply() {
     assert_eq!(posts.len(), 1, "reply delivered before exit");
     assert_eq!(posts[0].body["thread_ts"], "1700001000.000001");
 }
+
+#[test]
+fn check_reports_registry_policy_and_identity_problems() {
+    let dir = tmp("registry");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("accounts.toml"), "[[accounts]]\nid = \"111111111111\"\nname = \"prod\"\nregions = [\"us-east-1\", \"xx-fake-1\"]\n[[accounts]]\nid = \"111111111111\"\nname = \"other\"\n").unwrap();
+    std::fs::write(
+        dir.join("access.toml"),
+        "[[grant]]\ngroup = \"admins\"\naccounts = [\"production\"]\n",
+    )
+    .unwrap();
+    let cfg = write_config(
+        &dir,
+        "[accounts]\nfile = \"accounts.toml\"\naccess_file = \"access.toml\"\n[identity]\nproviders = [\"okta\", \"static\"]\n",
+    );
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .env("SLACK_BOT_TOKEN", "x")
+        .env("SLACK_SIGNING_SECRET", "y")
+        .env_remove("OKTA_API_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "xx-fake-1",
+        "already used",
+        "identity.okta.url",
+        "OKTA_API_TOKEN",
+        "identity.static_file",
+    ] {
+        assert!(err.contains(needle), "{needle} missing from:\n{err}");
+    }
+}

@@ -39,7 +39,7 @@ async fn whoami_and_accounts_answer_privately_and_honestly() {
         acc.body["text"]
             .as_str()
             .unwrap()
-            .contains("deny by default")
+            .contains("You may not query any AWS account here")
     );
 }
 

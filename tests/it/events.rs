@@ -334,7 +334,7 @@ async fn over_the_limit_the_user_gets_a_busy_reply_not_silence() {
 struct Long;
 #[async_trait::async_trait]
 impl opsbot::bot::Responder for Long {
-    async fn answer(&self, _q: &opsbot::chat::Question) -> String {
+    async fn answer(&self, _q: &opsbot::chat::Question, _g: &opsbot::access::Grant) -> String {
         "i-0abc  running  t3.micro\n".repeat(3000)
     }
 }

@@ -52,6 +52,8 @@ struct Inner {
     delays: HashMap<String, Duration>,
     ts: u64,
     envelopes: VecDeque<Value>,
+    /// Slack user groups: (handle, members).
+    usergroups: Vec<(String, Vec<String>)>,
 }
 
 /// Handle to a running fake.
@@ -116,6 +118,14 @@ impl FakeSlack {
     /// Delays every answer to `method` by `d`.
     pub fn delay(&self, method: &str, d: Duration) {
         self.inner.lock().unwrap().delays.insert(method.into(), d);
+    }
+
+    /// Sets the user groups `usergroups.list` returns: (handle, member ids).
+    pub fn set_usergroups(&self, groups: &[(&str, &[&str])]) {
+        self.inner.lock().unwrap().usergroups = groups
+            .iter()
+            .map(|(h, m)| (h.to_string(), m.iter().map(|u| u.to_string()).collect()))
+            .collect();
     }
 
     /// Queues a Socket Mode envelope; sent after `hello` to the next connection (or now).
@@ -284,6 +294,33 @@ async fn api(
             "upload_url": format!("http://{}/upload/F0FILE1", fake.addr), "file_id": "F0FILE1"}),
         "files.completeUploadExternal" => json!({"ok": true, "files": [{"id": "F0FILE1",
             "title": body["files"][0]["title"].clone()}]}),
+        "users.info" => {
+            // Every user exists; the email is derived from the id: U1 -> u1@example.com.
+            let id = body
+                .get("user")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string();
+            json!({"ok": true, "user": {"id": id, "team_id": TEAM, "name": format!("user-{}", id.to_lowercase()),
+                "deleted": false, "real_name": format!("User {id}"), "tz": "Europe/Berlin", "tz_offset": 3600,
+                "is_admin": false, "is_owner": false, "is_bot": false, "is_app_user": false, "updated": 1700000000,
+                "profile": {"real_name": format!("User {id}"), "display_name": format!("user{}", id.to_lowercase()),
+                    "email": format!("{}@example.com", id.to_lowercase()), "team": TEAM}}})
+        }
+        "usergroups.list" => {
+            let groups = fake.inner.lock().unwrap().usergroups.clone();
+            let include_users = body.get("include_users").and_then(|v| v.as_str()) == Some("true");
+            let list: Vec<Value> = groups.iter().enumerate().map(|(i, (handle, users))| {
+                let mut g = json!({"id": format!("S{i:08}"), "team_id": TEAM, "is_usergroup": true, "is_subteam": true,
+                    "name": format!("{handle} team"), "description": "", "handle": handle, "is_external": false,
+                    "date_create": 1700000000, "date_update": 1700000000, "date_delete": 0, "auto_type": null,
+                    "created_by": "U0ADMIN", "updated_by": "U0ADMIN", "deleted_by": null,
+                    "prefs": {"channels": [], "groups": []}, "user_count": users.len()});
+                if include_users { g["users"] = json!(users); }
+                g
+            }).collect();
+            json!({"ok": true, "usergroups": list})
+        }
         "apps.connections.open" => json!({"ok": true, "url": format!("ws://{}/socket", fake.addr)}),
         _ => {
             fake.record(&method, body, &raw, 200);

@@ -48,14 +48,26 @@ impl TestApp {
 
     /// Same, with a custom responder.
     pub async fn start_with(extra_toml: &str, responder: Option<Arc<dyn Responder>>) -> Self {
+        Self::boot(&fixtures_toml(), extra_toml, responder).await
+    }
+
+    /// Starts with `sections` (e.g. `[accounts]`, `[identity]`) instead of the fixtures' ones.
+    pub async fn start_raw(sections: &str) -> Self {
+        Self::boot(sections, "", None).await
+    }
+
+    async fn boot(sections: &str, extra_toml: &str, responder: Option<Arc<dyn Responder>>) -> Self {
         opsbot::install_crypto();
         let slack = FakeSlack::start().await;
-        let toml = format!("[slack]\napi_url = \"{}\"\n{extra_toml}", slack.api_url());
+        let toml = format!(
+            "{sections}[slack]\napi_url = \"{}\"\n{extra_toml}",
+            slack.api_url()
+        );
         let config =
             Config::parse(&toml, Path::new("test.toml"), &test_env(&[])).expect("test config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = App::build(config, responder).unwrap();
+        let app = App::build(config, responder).await.unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let done = tokio::spawn(async move {
             app.run(listener, async move {
@@ -127,13 +139,24 @@ impl TestApp {
         .await
     }
 
-    /// POSTs a signed slash command with `text`; the response_url points at the fake.
+    /// POSTs a signed slash command with `text` in #ops; the response_url points at the fake.
     pub async fn command(&self, text: &str, user: &str, response_id: &str) -> reqwest::Response {
+        self.command_in(text, user, "C0OPS", response_id).await
+    }
+
+    /// POSTs a signed slash command with `text` in `channel`.
+    pub async fn command_in(
+        &self,
+        text: &str,
+        user: &str,
+        channel: &str,
+        response_id: &str,
+    ) -> reqwest::Response {
         let form = serde_urlencoded::to_string([
             ("token", "legacy"),
             ("team_id", "T0TEST"),
             ("team_domain", "opsbot-test"),
-            ("channel_id", "C0OPS"),
+            ("channel_id", channel),
             ("channel_name", "ops"),
             ("user_id", user),
             ("user_name", "ana"),
@@ -162,6 +185,15 @@ impl TestApp {
         }
         self.slack.clone()
     }
+}
+
+/// `[accounts]` and `[identity]` sections using tests/fixtures (static groups provider).
+pub fn fixtures_toml() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    format!(
+        "[accounts]\nfile = \"{dir}/accounts.toml\"\naccess_file = \"{dir}/access.toml\"\n\
+         [identity]\nproviders = [\"static\"]\nstatic_file = \"{dir}/groups.toml\"\nhelp_contact = \"#platform\"\n"
+    )
 }
 
 static EVENT_SEQ: AtomicU64 = AtomicU64::new(1);

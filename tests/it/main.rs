@@ -1,9 +1,13 @@
 //! End-to-end tests: the real router and binary on 127.0.0.1 against a wire-exact fake of the
 //! Slack Web API (and Slack's own `slack_sdk` for signing).
 
+mod access;
+mod aws;
 mod binary;
 mod commands;
 mod events;
+mod fake_idp;
 mod fake_slack;
 mod helpers;
+mod idp;
 mod socket;

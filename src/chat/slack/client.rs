@@ -81,7 +81,12 @@ impl SlackSink {
 
 /// Runs a Slack call, retrying HTTP 429 after `Retry-After` (at most `max_retries` times,
 /// each wait capped at `max_wait`), and maps errors to [`ChatError`].
-pub async fn with_retries<T, F, Fut>(max_retries: u32, max_wait: Duration, method: &'static str, f: F) -> Result<T, ChatError>
+pub async fn with_retries<T, F, Fut>(
+    max_retries: u32,
+    max_wait: Duration,
+    method: &'static str,
+    f: F,
+) -> Result<T, ChatError>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = ClientResult<T>>,
@@ -95,12 +100,30 @@ where
                     return Err(ChatError::RateLimited { method, retries });
                 }
                 retries += 1;
-                let wait = e.retry_after.unwrap_or(Duration::from_secs(1)).min(max_wait);
-                tracing::info!(method, retry = retries, wait_secs = wait.as_secs(), "slack rate limited; retrying");
+                let wait = e
+                    .retry_after
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(max_wait);
+                tracing::info!(
+                    method,
+                    retry = retries,
+                    wait_secs = wait.as_secs(),
+                    "slack rate limited; retrying"
+                );
                 tokio::time::sleep(wait).await;
             }
-            Err(SlackClientError::ApiError(e)) => return Err(ChatError::Api { method, code: e.code }),
-            Err(e) => return Err(ChatError::Transport { method, detail: transport_detail(&e) }),
+            Err(SlackClientError::ApiError(e)) => {
+                return Err(ChatError::Api {
+                    method,
+                    code: e.code,
+                });
+            }
+            Err(e) => {
+                return Err(ChatError::Transport {
+                    method,
+                    detail: transport_detail(&e),
+                });
+            }
         }
     }
 }
