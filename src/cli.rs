@@ -12,7 +12,7 @@ use std::path::PathBuf;
     after_help = "Examples:\n  \
         SLACK_BOT_TOKEN=xoxb-... SLACK_SIGNING_SECRET=... opsbot serve --config opsbot.toml\n  \
         opsbot serve --config opsbot.toml --listen 127.0.0.1:8080\n  \
-        opsbot check --config opsbot.toml\n\n\
+        opsbot check --config opsbot.toml --aws\n\n\
         Secrets come from the environment only: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,\n\
         SLACK_APP_TOKEN (Socket Mode). Logs: RUST_LOG=opsbot=debug, OPSBOT_LOG_FORMAT=json."
 )]
@@ -39,5 +39,8 @@ pub enum Command {
         /// Configuration file.
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
+        /// Also assume every account's role and call GetCallerIdentity; exit 1 if any fails.
+        #[arg(long)]
+        aws: bool,
     },
 }

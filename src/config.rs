@@ -6,6 +6,7 @@
 //! are wrapped in [`Secret`] so they cannot reach logs or `Debug` output.
 
 use crate::accounts::{self, Registry};
+use crate::aws::pool::PoolSettings;
 use crate::identity::settings::{IdentityConfig, RawSettings as RawIdentity};
 use crate::policy::Policy;
 use serde::Deserialize;
@@ -87,6 +88,8 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// Identity providers.
     pub identity: IdentityConfig,
+    /// AWS credential pool settings.
+    pub aws: PoolSettings,
 }
 
 /// `[accounts]`: the registry and the access policy, loaded and validated.
@@ -197,6 +200,17 @@ struct RawConfig {
     work: RawWork,
     accounts: accounts::Settings,
     identity: RawIdentity,
+    aws: RawAws,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawAws {
+    session_duration_seconds: Option<u64>,
+    refresh_margin_seconds: Option<u64>,
+    failure_cache_seconds: Option<u64>,
+    session_tags: Option<bool>,
+    pool_capacity: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -293,6 +307,35 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         let accounts_config = load_accounts(raw.accounts, base, &mut problems);
         let identity = raw.identity.validate(base, env, &mut problems);
+        let defaults = PoolSettings::default();
+        let aws = PoolSettings {
+            duration: raw
+                .aws
+                .session_duration_seconds
+                .map_or(defaults.duration, Duration::from_secs),
+            refresh_margin: raw
+                .aws
+                .refresh_margin_seconds
+                .map_or(defaults.refresh_margin, Duration::from_secs),
+            failure_ttl: raw
+                .aws
+                .failure_cache_seconds
+                .map_or(defaults.failure_ttl, Duration::from_secs),
+            session_tags: raw.aws.session_tags.unwrap_or(defaults.session_tags),
+            capacity: raw.aws.pool_capacity.unwrap_or(defaults.capacity),
+        };
+        if !(900..=43_200).contains(&aws.duration.as_secs()) {
+            problems.push(Problem {
+                key: "aws.session_duration_seconds".into(),
+                message: "must be between 900 and 43200 (and at most the role's maximum session duration)".into(),
+            });
+        }
+        if aws.refresh_margin >= aws.duration {
+            problems.push(Problem {
+                key: "aws.refresh_margin_seconds".into(),
+                message: "must be shorter than aws.session_duration_seconds".into(),
+            });
+        }
 
         let listen_text = raw.server.listen.as_deref().unwrap_or("0.0.0.0:3000");
         let listen = listen_text.parse().unwrap_or_else(|_| {
@@ -410,6 +453,7 @@ impl Config {
             },
             accounts: accounts_config,
             identity,
+            aws,
         })
     }
 

@@ -8,12 +8,17 @@
 //! - [`work`]: the bounded pool answers run on (global and per-person limits, drain on shutdown).
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`app`]: wiring, the router, and the run loop with graceful shutdown.
+//! - [`accounts`], [`identity`], [`policy`], [`access`]: who may query which account here.
+//! - [`aws`]: per-person STS credentials (pool, attribution) and `opsbot check --aws`.
+//! - [`cache`]: a TTL cache on tokio's clock.
 //! - [`cli`]: the `opsbot` command line.
 
 pub mod access;
 pub mod accounts;
 pub mod app;
+pub mod aws;
 pub mod bot;
+pub mod cache;
 pub mod chat;
 pub mod cli;
 pub mod config;

@@ -28,9 +28,12 @@ fn main() -> ExitCode {
     opsbot::install_crypto();
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { config } => match Config::load(&config, &env) {
+        Command::Check { config, aws } => match Config::load(&config, &env) {
             Ok(c) => {
                 println!("{}", c.summary());
+                if aws {
+                    return check_aws(&c);
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -59,6 +62,17 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+#[tokio::main]
+async fn check_aws(config: &Config) -> ExitCode {
+    let rows = opsbot::aws::check::run(&config.accounts.registry, config.aws.clone()).await;
+    println!("\n{}", opsbot::aws::check::table(&rows));
+    if rows.iter().all(|r| r.result.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -44,6 +44,10 @@ pub struct Metrics {
     pub replies: Family<Kind, Counter>,
     /// Errors by kind (`slack_api`, `slack_rate_limited`, ...).
     pub errors: Family<Kind, Counter>,
+    /// Credential pool events (`hit`, `miss`, `sts_call`, `refresh_ahead`, `failure_cached`).
+    pub credentials: Family<Kind, Counter>,
+    /// AssumeRole failures by kind (`access_denied`, `throttled`, ...).
+    pub sts_failures: Family<Kind, Counter>,
 }
 
 impl Metrics {
@@ -68,12 +72,22 @@ impl Metrics {
         );
         registry.register("replies", "Replies delivered by kind", replies.clone());
         registry.register("errors", "Errors by kind", errors.clone());
+        let credentials = Family::<Kind, Counter>::default();
+        let sts_failures = Family::<Kind, Counter>::default();
+        registry.register("credentials", "Credential pool events", credentials.clone());
+        registry.register(
+            "sts_failures",
+            "AssumeRole failures by kind",
+            sts_failures.clone(),
+        );
         Arc::new(Self {
             registry,
             requests,
             ack_seconds,
             replies,
             errors,
+            credentials,
+            sts_failures,
         })
     }
 
@@ -87,6 +101,16 @@ impl Metrics {
     /// Counts one error.
     pub fn error(&self, kind: &'static str) {
         self.errors.get_or_create(&Kind { kind }).inc();
+    }
+
+    /// Counts one credential pool event.
+    pub fn credentials(&self, kind: &'static str) {
+        self.credentials.get_or_create(&Kind { kind }).inc();
+    }
+
+    /// Counts one AssumeRole failure.
+    pub fn sts_failure(&self, kind: &'static str) {
+        self.sts_failures.get_or_create(&Kind { kind }).inc();
     }
 
     /// Counts one reply.

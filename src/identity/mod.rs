@@ -5,7 +5,6 @@
 //! Center), each cached for `identity.cache_ttl_seconds`. If any provider fails the whole
 //! lookup fails closed: never an empty or partial (possibly narrower or wider) grant.
 
-pub mod cache;
 pub mod entra;
 pub mod identity_center;
 pub mod okta;
@@ -13,8 +12,8 @@ pub mod settings;
 pub mod slack;
 pub mod static_file;
 
+use crate::cache::TtlCache;
 use async_trait::async_trait;
-use cache::TtlCache;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 //! `include_users=true`, scope `usergroups:read`). Many teams sync user groups from their IdP
 //! with SCIM, so this needs no credentials beyond the bot token.
 
-use super::cache::TtlCache;
 use super::{GroupDirectory, IdentityError, Person, Profiles};
+use crate::cache::TtlCache;
 use crate::chat::slack::client::{Connector, with_retries};
 use async_trait::async_trait;
 use slack_morphism::prelude::*;

@@ -1,0 +1,7 @@
+//! AWS access on behalf of people: STS credentials per (person, account, role), attributable in
+//! CloudTrail, pooled; and `opsbot check --aws`.
+
+pub mod check;
+pub mod pool;
+pub mod principal;
+pub mod sts;
