@@ -3,6 +3,8 @@
 
 use crate::access::Access;
 use crate::accounts::discover::AccountBook;
+use crate::aws::pool::CredentialPool;
+use crate::aws::sts::LazySdkSts;
 use crate::bot::{Bot, NotConfigured, Responder};
 use crate::chat::ChatSink;
 use crate::chat::slack::client::{Connector, SlackSink};
@@ -47,6 +49,8 @@ pub struct App {
     pub bot: Arc<Bot>,
     /// Identity, registry and policy.
     pub access: Arc<Access>,
+    /// Per-person STS credentials (for the agent's AWS calls).
+    pub pool: CredentialPool,
     /// The Slack client, for Socket Mode.
     client: Option<Arc<SlackClient<Connector>>>,
 }
@@ -76,6 +80,11 @@ impl App {
             &config.identity.help_contact,
         ));
         let metrics = Metrics::new();
+        let credentials = CredentialPool::new(
+            Arc::new(LazySdkSts::default()),
+            config.aws.clone(),
+            metrics.clone(),
+        );
         let pool = WorkPool::new(config.work.max_concurrent, config.work.max_per_user);
         let sink: Arc<dyn ChatSink> = sink;
         let responder = responder.unwrap_or_else(|| Arc::new(NotConfigured));
@@ -92,6 +101,7 @@ impl App {
             config,
             bot,
             access,
+            pool: credentials,
             client: Some(client),
         })
     }

@@ -486,7 +486,7 @@ impl Config {
         };
         let policy = &self.accounts.policy;
         format!(
-            "configuration {} is valid\n  slack mode:     {mode}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  schedules:      none configured\n  secrets:        {} set",
+            "configuration {} is valid\n  slack mode:     {mode}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  aws sessions:   {} s, refreshed {} s before expiry, session tags {}\n  schedules:      none configured\n  secrets:        {} set",
             self.source.display(),
             self.slack.api_url,
             self.slack.command,
@@ -502,6 +502,9 @@ impl Config {
             selectors(&policy.channel_default),
             selectors(&policy.dm),
             self.identity.describe(),
+            self.aws.duration.as_secs(),
+            self.aws.refresh_margin.as_secs(),
+            if self.aws.session_tags { "on" } else { "off" },
             if self.slack.app_token.is_some() {
                 "bot token, signing secret, app token"
             } else {

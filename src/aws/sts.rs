@@ -112,6 +112,24 @@ impl SdkSts {
     }
 }
 
+/// [`SdkSts`] built on first use, so start-up never waits on AWS configuration discovery
+/// (region and credential providers may probe IMDS).
+#[derive(Default)]
+pub struct LazySdkSts {
+    inner: tokio::sync::OnceCell<SdkSts>,
+}
+
+#[async_trait]
+impl Sts for LazySdkSts {
+    async fn assume_role(&self, request: &AssumeRequest) -> Result<AwsCredentials, StsError> {
+        self.inner
+            .get_or_init(SdkSts::from_env)
+            .await
+            .assume_role(request)
+            .await
+    }
+}
+
 fn classify(role: &str, code: Option<&str>, message: &str) -> StsError {
     match code {
         Some("AccessDenied")
