@@ -358,3 +358,121 @@ fn preview(text: &str) -> String {
     }
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::Registry;
+    use crate::accounts::discover::AccountBook;
+    use crate::chat::slack::events::Event;
+    use crate::chat::{BotIdentity, ChatError, MessageRef, OutFile, OutMessage};
+    use crate::identity::{Directory, IdentityError, Person, Profiles};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl ChatSink for Recording {
+        async fn post(&self, thread: &ThreadRef, m: &OutMessage) -> Result<String, ChatError> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("post {} {}", thread.thread_ts, m.text));
+            Ok("1.0".into())
+        }
+        async fn respond(&self, _: &str, _: &OutMessage, _: Visibility) -> Result<(), ChatError> {
+            Ok(())
+        }
+        async fn upload(&self, _: &ThreadRef, _: &OutFile) -> Result<(), ChatError> {
+            Ok(())
+        }
+        async fn progress(&self, _: &MessageRef, _: &ThreadRef, _: bool) -> Result<(), ChatError> {
+            Ok(())
+        }
+        async fn identity(&self) -> Result<BotIdentity, ChatError> {
+            Ok(BotIdentity {
+                user_id: "UBOT".into(),
+                team_id: "T1".into(),
+            })
+        }
+    }
+
+    struct Anyone;
+    #[async_trait]
+    impl Profiles for Anyone {
+        async fn person(&self, id: &str) -> Result<Person, IdentityError> {
+            Ok(Person {
+                slack_id: id.into(),
+                email: None,
+                handle: None,
+                display_name: None,
+            })
+        }
+    }
+
+    fn bot(sink: Arc<Recording>, max: usize) -> Arc<Bot> {
+        let directory = Directory::new(Arc::new(Anyone), vec![], Duration::from_secs(60));
+        let access = Arc::new(Access::new(
+            directory,
+            AccountBook::new(Registry::default()),
+            Default::default(),
+            "#help",
+        ));
+        Bot::new(
+            sink,
+            access,
+            Arc::new(NotConfigured),
+            WorkPool::new(max, max),
+            Metrics::new(),
+            "/aws",
+            Duration::from_secs(60),
+        )
+    }
+
+    fn mention(id: &str) -> Envelope {
+        let event: Event = serde_json::from_value(serde_json::json!({
+            "type": "app_mention", "user": "U1", "text": "<@UBOT> hi", "ts": "1.1", "channel": "C1"}))
+        .unwrap();
+        Envelope::Callback {
+            event_id: id.into(),
+            team_id: None,
+            event: Box::new(event),
+        }
+    }
+
+    #[tokio::test]
+    async fn same_event_id_is_handled_once() {
+        let sink = Arc::new(Recording::default());
+        let b = bot(sink.clone(), 4);
+        assert_eq!(b.on_event(mention("Ev1"), None), EventAck::Accepted);
+        assert_eq!(b.on_event(mention("Ev1"), Some(1)), EventAck::Duplicate);
+        assert_eq!(b.on_event(mention("Ev1"), Some(2)), EventAck::Duplicate);
+        assert_eq!(
+            b.on_event(mention("Ev2"), None),
+            EventAck::Accepted,
+            "a new event id is new work"
+        );
+        assert!(b.pool().drain(Duration::from_secs(5)).await);
+        assert_eq!(sink.0.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn url_verification_and_other_envelopes_need_no_work() {
+        let b = bot(Arc::new(Recording::default()), 1);
+        assert_eq!(
+            b.on_event(
+                Envelope::UrlVerification {
+                    challenge: "c".into()
+                },
+                None
+            ),
+            EventAck::Challenge("c".into())
+        );
+        assert_eq!(
+            b.on_event(Envelope::Other("app_rate_limited".into()), None),
+            EventAck::Ignored("envelope type")
+        );
+        assert_eq!(b.pool().in_flight(), 0);
+    }
+}

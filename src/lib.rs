@@ -25,6 +25,7 @@ pub mod config;
 pub mod identity;
 pub mod metrics;
 pub mod policy;
+pub mod secret;
 pub mod work;
 
 /// Installs rustls' `ring` provider as the process default. Call once at start (binary and

@@ -10,7 +10,8 @@ use crate::aws::pool::PoolSettings;
 use crate::identity::settings::{IdentityConfig, RawSettings as RawIdentity};
 use crate::policy::Policy;
 use serde::Deserialize;
-use std::fmt;
+
+pub use crate::secret::Secret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,33 +24,6 @@ pub const ENV_SIGNING_SECRET: &str = "SLACK_SIGNING_SECRET";
 pub const ENV_APP_TOKEN: &str = "SLACK_APP_TOKEN";
 /// Environment variable overriding `slack.api_url`.
 pub const ENV_API_URL: &str = "SLACK_API_URL";
-
-/// A secret string: `Debug` and `Display` print `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The secret itself; call only where it is sent to its one consumer.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 /// How Slack reaches the bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -514,143 +488,8 @@ impl Config {
     }
 }
 
-fn selectors(s: &[crate::policy::Selector]) -> String {
-    if s.is_empty() {
-        "nothing".into()
-    } else {
-        s.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-fn load_accounts(
-    settings: accounts::Settings,
-    base: &Path,
-    problems: &mut Vec<Problem>,
-) -> AccountsConfig {
-    for r in settings.default_regions.iter().flatten() {
-        if !accounts::regions::is_known(r, &settings.extra_regions) {
-            problems.push(Problem {
-                key: "accounts.default_regions".into(),
-                message: format!(
-                    "unknown region {r:?}; add it to accounts.extra_regions if it is new"
-                ),
-            });
-        }
-    }
-    let registry = match &settings.file {
-        None => Registry::default(),
-        Some(f) => Registry::load(&base.join(f), f, &settings).unwrap_or_else(|p| {
-            problems.extend(p);
-            Registry::default()
-        }),
-    };
-    let policy = match &settings.access_file {
-        None => Policy::default(),
-        Some(f) => match std::fs::read_to_string(base.join(f)) {
-            Ok(text) => Policy::parse(
-                &text,
-                f,
-                &registry,
-                &settings.extra_regions,
-                settings.discover,
-            )
-            .unwrap_or_else(|p| {
-                problems.extend(p);
-                Policy::default()
-            }),
-            Err(e) => {
-                problems.push(Problem {
-                    key: f.clone(),
-                    message: format!(
-                        "cannot read {}: {e}; start from accounts/access.toml in the repo",
-                        base.join(f).display()
-                    ),
-                });
-                Policy::default()
-            }
-        },
-    };
-    AccountsConfig {
-        settings,
-        registry,
-        policy,
-    }
-}
+mod files;
+use files::{load_accounts, selectors};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env_with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
-    const SECRETS: &[(&str, &str)] = &[(ENV_BOT_TOKEN, "xoxb-1"), (ENV_SIGNING_SECRET, "s3cr3t")];
-
-    fn parse(text: &str, env: &[(&'static str, &'static str)]) -> Result<Config, Vec<Problem>> {
-        let vars: &'static [(&str, &str)] = Box::leak(env.to_vec().into_boxed_slice());
-        Config::parse(text, Path::new("t.toml"), &env_with(vars))
-    }
-
-    #[test]
-    fn empty_file_gives_defaults() {
-        let c = parse("", SECRETS).unwrap();
-        assert_eq!(c.server.listen.to_string(), "0.0.0.0:3000");
-        assert_eq!(c.slack.command, "/aws");
-        assert_eq!(c.slack.api_url, "https://slack.com/api");
-        assert_eq!(c.server.body_limit_bytes, 1 << 20);
-        assert_eq!(c.slack.mode, SlackMode::Http);
-    }
-
-    #[test]
-    fn every_unknown_key_is_listed() {
-        let e = parse("[server]\nlisten_on = 1\n[slak]\nx = 1\n", SECRETS).unwrap_err();
-        let keys: Vec<_> = e.iter().map(|p| p.key.as_str()).collect();
-        assert!(keys.contains(&"server.listen_on"), "{keys:?}");
-        assert!(keys.contains(&"slak"), "{keys:?}");
-    }
-
-    #[test]
-    fn missing_secrets_are_named_with_where_to_get_them() {
-        let e = parse("[slack]\nmode = \"socket\"\n", &[]).unwrap_err();
-        let keys: Vec<_> = e.iter().map(|p| p.key.as_str()).collect();
-        assert_eq!(keys, [ENV_BOT_TOKEN, ENV_APP_TOKEN]);
-        assert!(e[1].message.contains("App-Level Tokens"));
-    }
-
-    #[test]
-    fn env_overrides_api_url_and_bad_values_are_all_reported() {
-        let mut env = SECRETS.to_vec();
-        env.push((ENV_API_URL, "http://127.0.0.1:9/api/"));
-        let c = parse("", &env).unwrap();
-        assert_eq!(c.slack.api_url, "http://127.0.0.1:9/api");
-        let e = parse(
-            "[server]\nlisten = \"nope\"\n[slack]\ncommand = \"aws\"\n[work]\nmax_concurrent = 0\n",
-            SECRETS,
-        )
-        .unwrap_err();
-        assert_eq!(e.len(), 4, "{e:?}");
-    }
-
-    #[test]
-    fn secrets_never_print() {
-        let c = parse("", SECRETS).unwrap();
-        let shown = format!("{c:?} {}", c.summary());
-        assert!(
-            !shown.contains("xoxb-1") && !shown.contains("s3cr3t"),
-            "{shown}"
-        );
-    }
-
-    #[test]
-    fn wrong_type_is_a_problem_not_a_panic() {
-        let e = parse("[server]\ndrain_seconds = \"ten\"\n", SECRETS).unwrap_err();
-        assert_eq!(e[0].key, "server.drain_seconds", "{e:?}");
-    }
-}
+mod tests;

@@ -1,0 +1,71 @@
+use super::*;
+
+fn env_with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    }
+}
+const SECRETS: &[(&str, &str)] = &[(ENV_BOT_TOKEN, "xoxb-1"), (ENV_SIGNING_SECRET, "s3cr3t")];
+
+fn parse(text: &str, env: &[(&'static str, &'static str)]) -> Result<Config, Vec<Problem>> {
+    let vars: &'static [(&str, &str)] = Box::leak(env.to_vec().into_boxed_slice());
+    Config::parse(text, Path::new("t.toml"), &env_with(vars))
+}
+
+#[test]
+fn empty_file_gives_defaults() {
+    let c = parse("", SECRETS).unwrap();
+    assert_eq!(c.server.listen.to_string(), "0.0.0.0:3000");
+    assert_eq!(c.slack.command, "/aws");
+    assert_eq!(c.slack.api_url, "https://slack.com/api");
+    assert_eq!(c.server.body_limit_bytes, 1 << 20);
+    assert_eq!(c.slack.mode, SlackMode::Http);
+}
+
+#[test]
+fn every_unknown_key_is_listed() {
+    let e = parse("[server]\nlisten_on = 1\n[slak]\nx = 1\n", SECRETS).unwrap_err();
+    let keys: Vec<_> = e.iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"server.listen_on"), "{keys:?}");
+    assert!(keys.contains(&"slak"), "{keys:?}");
+}
+
+#[test]
+fn missing_secrets_are_named_with_where_to_get_them() {
+    let e = parse("[slack]\nmode = \"socket\"\n", &[]).unwrap_err();
+    let keys: Vec<_> = e.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, [ENV_BOT_TOKEN, ENV_APP_TOKEN]);
+    assert!(e[1].message.contains("App-Level Tokens"));
+}
+
+#[test]
+fn env_overrides_api_url_and_bad_values_are_all_reported() {
+    let mut env = SECRETS.to_vec();
+    env.push((ENV_API_URL, "http://127.0.0.1:9/api/"));
+    let c = parse("", &env).unwrap();
+    assert_eq!(c.slack.api_url, "http://127.0.0.1:9/api");
+    let e = parse(
+        "[server]\nlisten = \"nope\"\n[slack]\ncommand = \"aws\"\n[work]\nmax_concurrent = 0\n",
+        SECRETS,
+    )
+    .unwrap_err();
+    assert_eq!(e.len(), 4, "{e:?}");
+}
+
+#[test]
+fn secrets_never_print() {
+    let c = parse("", SECRETS).unwrap();
+    let shown = format!("{c:?} {}", c.summary());
+    assert!(
+        !shown.contains("xoxb-1") && !shown.contains("s3cr3t"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn wrong_type_is_a_problem_not_a_panic() {
+    let e = parse("[server]\ndrain_seconds = \"ten\"\n", SECRETS).unwrap_err();
+    assert_eq!(e[0].key, "server.drain_seconds", "{e:?}");
+}
