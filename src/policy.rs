@@ -279,7 +279,8 @@ impl Decision {
     }
 }
 
-fn describe(sel: &[Selector]) -> String {
+/// Selectors as shown to people: `*, environment:dev`, or `nothing` when empty.
+pub fn describe(sel: &[Selector]) -> String {
     if sel.is_empty() {
         "nothing".into()
     } else {

@@ -5,17 +5,6 @@ use crate::accounts::{self, Registry};
 use crate::policy::Policy;
 use std::path::Path;
 
-pub(super) fn selectors(s: &[crate::policy::Selector]) -> String {
-    if s.is_empty() {
-        "nothing".into()
-    } else {
-        s.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
 pub(super) fn load_accounts(
     settings: accounts::Settings,
     base: &Path,

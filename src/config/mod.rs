@@ -489,7 +489,8 @@ impl Config {
 }
 
 mod files;
-use files::{load_accounts, selectors};
+use crate::policy::describe as selectors;
+use files::load_accounts;
 
 #[cfg(test)]
 mod tests;

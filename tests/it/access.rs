@@ -2,7 +2,6 @@
 //! different channels, Slack user groups through the fake, and failing closed.
 
 use crate::helpers::*;
-use serde_json::Value;
 
 /// Static groups plus Slack user groups (U3 is in the Slack user group `data`).
 async fn app() -> TestApp {
@@ -159,20 +158,9 @@ async fn provider_outage_fails_closed() {
         reply.contains("#platform") && !reply.contains("no agent"),
         "{reply}"
     );
-    let v: Value = serde_json::from_str(
-        &app.http
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .lines()
-            .find(|l| l.starts_with("opsbot_errors_total{kind=\"identity_provider\"}"))
-            .map(|l| l.split(' ').nth(1).unwrap().to_string())
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(v, 1);
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("opsbot_errors_total{kind=\"identity_provider\"} 1"),
+        "{metrics}"
+    );
 }

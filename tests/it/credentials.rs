@@ -43,6 +43,15 @@ fn sts_client(endpoint: &str, creds: aws_sdk_sts::config::Credentials) -> aws_sd
     )
 }
 
+/// A pool whose STS calls go through `proxy` to moto.
+fn pool_via(proxy: &StsProxy) -> CredentialPool {
+    CredentialPool::new(
+        Arc::new(SdkSts::new(sts_client(&proxy.url(), base()))),
+        PoolSettings::default(),
+        Metrics::new(),
+    )
+}
+
 fn base() -> aws_sdk_sts::config::Credentials {
     aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "test")
 }
@@ -59,11 +68,7 @@ fn person(id: &str, handle: &str) -> Principal {
 #[tokio::test]
 async fn each_person_is_named_in_each_account() {
     let proxy = StsProxy::start(&moto()).await;
-    let pool = CredentialPool::new(
-        Arc::new(SdkSts::new(sts_client(&proxy.url(), base()))),
-        PoolSettings::default(),
-        Metrics::new(),
-    );
+    let pool = pool_via(&proxy);
     let reg = registry();
     for who in [person("U0ANA0001", "ana"), person("U0BO00002", "bo")] {
         for account in reg.all().iter().filter(|a| a.name != "legacy") {
@@ -116,11 +121,7 @@ async fn each_person_is_named_in_each_account() {
 #[tokio::test]
 async fn hundred_concurrent_asks_cost_one_sts_call() {
     let proxy = StsProxy::start(&moto()).await;
-    let pool = CredentialPool::new(
-        Arc::new(SdkSts::new(sts_client(&proxy.url(), base()))),
-        PoolSettings::default(),
-        Metrics::new(),
-    );
+    let pool = pool_via(&proxy);
     let reg = registry();
     let prod = reg.lookup("prod").unwrap().clone();
     let tasks: Vec<_> = (0..100)
@@ -155,11 +156,7 @@ async fn hundred_concurrent_asks_cost_one_sts_call() {
 #[tokio::test]
 async fn an_account_whose_role_cannot_be_assumed_fails_alone() {
     let proxy = StsProxy::start(&moto()).await;
-    let pool = CredentialPool::new(
-        Arc::new(SdkSts::new(sts_client(&proxy.url(), base()))),
-        PoolSettings::default(),
-        Metrics::new(),
-    );
+    let pool = pool_via(&proxy);
     let reg = registry();
     let who = person("U0EVE0005", "eve");
     let results = futures_util::future::join_all(reg.all().iter().map(|a| pool.get(&who, a))).await;

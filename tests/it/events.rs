@@ -138,15 +138,7 @@ async fn bad_requests_get_401_400_413_and_no_reply() {
         .post_signed("/slack/events", &big, "application/json", &[])
         .await;
     assert_eq!(r.status(), 413);
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"opsbot_slack_requests_total{route="events",outcome="unauthorized"} 4"#),
         "{metrics}"
@@ -368,15 +360,7 @@ async fn readiness_waits_for_auth_test_and_metrics_count_requests() {
     assert_eq!(r.status(), 200);
     app.event(&envelope(&event_id(), mention("U1", "C1", "1.5", "x")))
         .await;
-    let m = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = app.metrics().await;
     assert!(
         m.contains(r#"opsbot_slack_requests_total{route="events",outcome="accepted"} 1"#),
         "{m}"
