@@ -12,6 +12,7 @@ use std::path::PathBuf;
     after_help = "Examples:\n  \
         SLACK_BOT_TOKEN=xoxb-... SLACK_SIGNING_SECRET=... opsbot serve --config opsbot.toml\n  \
         opsbot serve --config opsbot.toml --listen 127.0.0.1:8080\n  \
+        opsbot check --config opsbot.toml\n  \
         opsbot check --config opsbot.toml --aws\n\n\
         Secrets come from the environment only: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,\n\
         SLACK_APP_TOKEN (Socket Mode). Logs: RUST_LOG=opsbot=debug, OPSBOT_LOG_FORMAT=json."
