@@ -97,8 +97,40 @@ impl Access {
         for a in &g.decision.allowed {
             out.push_str(&format!("• {} — {}\n", a.label, a.regions.join(", ")));
         }
-        out.push_str("Name them as you like: by name, alias, id, environment (\"staging accounts\") or \"all\".");
+        out.push_str("Name them as you like: by name, alias, id, environment (\"staging accounts\") or \"all\"; `accounts NAME` shows what a name means here.");
         out
+    }
+
+    /// `/aws accounts NAME`: the accounts `name` means here, or a polite reply naming the
+    /// accounts the person may use (never accounts beyond their grant).
+    pub fn named_accounts_text(&self, g: &Grant, name: &str) -> String {
+        if g.decision.allowed.is_empty() {
+            return self.refusal(g);
+        }
+        let registry = self.book.current();
+        let accounts = match registry.resolve(name, &g.decision.account_ids()) {
+            Ok(accounts) => accounts,
+            Err(e) => return e.to_string(),
+        };
+        let mut out = format!("*\"{}\" here means:*\n", name.trim());
+        for a in accounts {
+            let Some(allowed) = g.decision.allowed.iter().find(|al| al.id == a.id) else {
+                continue;
+            };
+            out.push_str(&format!("• {}", a.label()));
+            if let Some(env) = &a.environment {
+                out.push_str(&format!(" — {env}"));
+            }
+            out.push_str(&format!(" — regions {}", allowed.regions.join(", ")));
+            if !a.aliases.is_empty() {
+                out.push_str(&format!(" — also called {}", a.aliases.join(", ")));
+            }
+            out.push_str(&format!(
+                " — granted by {}\n",
+                allowed.granted_by.join(", ")
+            ));
+        }
+        out.trim_end().to_string()
     }
 
     /// `/aws whoami`.

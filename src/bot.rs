@@ -303,15 +303,20 @@ impl Bot {
             is_dm: cmd.channel_id.starts_with('D'),
         };
         let (text, visibility) = match sub {
-            Sub::Whoami | Sub::Accounts => {
+            Sub::Whoami | Sub::Accounts { .. } => {
                 let text = match self.access.decide(&cmd.user_id, &place).await {
                     Err(e) => {
                         self.metrics.error(e.kind());
                         tracing::error!(user = cmd.user_id, error = %e, detail = ?e, "identity lookup failed");
                         self.access.identity_failure(&e)
                     }
-                    Ok(g) if sub == Sub::Whoami => self.access.whoami_text(&g, &place),
-                    Ok(g) => self.access.accounts_text(&g),
+                    Ok(g) => match &sub {
+                        Sub::Whoami => self.access.whoami_text(&g, &place),
+                        Sub::Accounts { name } if !name.is_empty() => {
+                            self.access.named_accounts_text(&g, &name.join(" "))
+                        }
+                        _ => self.access.accounts_text(&g),
+                    },
                 };
                 (text, Visibility::Ephemeral)
             }

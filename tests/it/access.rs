@@ -18,7 +18,7 @@ async fn app() -> TestApp {
 }
 
 async fn answer(app: &TestApp, sub: &str, user: &str, channel: &str) -> String {
-    let id = format!("{sub}-{user}-{channel}");
+    let id = format!("{sub}-{user}-{channel}").replace(' ', "_");
     let r = app.command_in(sub, user, channel, &id).await;
     assert_eq!(r.status(), 200);
     for _ in 0..500 {
@@ -72,6 +72,44 @@ async fn accounts_for_three_people_in_two_channels() {
     assert!(
         u3.contains("sandbox (333333333333) — us-east-1"),
         "region limit shown: {u3}"
+    );
+}
+
+#[tokio::test]
+async fn accounts_by_name_resolve_within_the_grant_or_name_what_may_be_used() {
+    let app = app().await;
+    let text = answer(&app, "accounts prod", "U1", "C0OPS").await;
+    assert!(
+        text.contains(
+            "production (111111111111) — production — regions us-east-1, eu-west-1 — also called prod — granted by"
+        ),
+        "alias resolves, with what the account is: {text}"
+    );
+    let text = answer(&app, "accounts all", "U2", "C0OPS").await;
+    assert_eq!(listed(&text), ["sandbox", "staging"], "{text}");
+    let text = answer(&app, "accounts the staging account", "U2", "C0OPS").await;
+    assert_eq!(listed(&text), ["staging"], "{text}");
+
+    let text = answer(&app, "accounts billing", "U2", "C0OPS").await;
+    assert!(
+        text.contains("I don't know an account called \"billing\"")
+            && text.contains("You may use: sandbox (333333333333), staging (222222222222)."),
+        "unknown name: a polite reply naming what may be used: {text}"
+    );
+    let text = answer(&app, "accounts production", "U2", "C0OPS").await;
+    assert!(
+        text.contains("You may use: sandbox") && !text.contains("111111111111"),
+        "an account outside the grant is unknown to this person, and its id is not revealed: {text}"
+    );
+    let text = answer(&app, "accounts prod", "U1", "C0GENERAL").await;
+    assert!(
+        text.contains("You may use: sandbox (333333333333).") && !text.contains("111111111111"),
+        "the channel guardrail applies to names too: {text}"
+    );
+    let text = answer(&app, "accounts prod", "U7", "C0OPS").await;
+    assert!(
+        text.contains("ask #platform"),
+        "no grant: the refusal: {text}"
     );
 }
 

@@ -59,8 +59,13 @@ pub enum Sub {
     Help,
     /// Who you are to opsbot: your Slack identity, groups, and the accounts you may query.
     Whoami,
-    /// The AWS accounts you may query in this channel.
-    Accounts,
+    /// The AWS accounts you may query in this channel; with a name (`accounts prod`,
+    /// `accounts staging accounts`), what that name means here.
+    Accounts {
+        /// An account id, name, alias, environment or `all`.
+        #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+        name: Vec<String>,
+    },
     /// Ask a question in plain words, e.g. `ask list EC2 instances in production`.
     Ask {
         /// The question.
@@ -130,7 +135,13 @@ mod tests {
         assert_eq!(parse_text("/aws", "whoami"), Parsed::Run(Sub::Whoami));
         assert_eq!(
             parse_text("/aws", "  accounts "),
-            Parsed::Run(Sub::Accounts)
+            Parsed::Run(Sub::Accounts { name: vec![] })
+        );
+        assert_eq!(
+            parse_text("/aws", "accounts the staging account"),
+            Parsed::Run(Sub::Accounts {
+                name: vec!["the".into(), "staging".into(), "account".into()]
+            })
         );
         assert_eq!(
             parse_text("/aws", "ask  list EC2 in \"prod\" --all"),
