@@ -1,9 +1,16 @@
 //! Ack-latency benchmark: drives the real `opsbot` binary (release build) with unique signed
-//! `app_mention` events at a fixed rate and prints ack latency p50/p99/max, throughput,
-//! start-to-ready time, idle and peak RSS. Slack's Web API is the in-process fake from the
-//! tests, on 127.0.0.1. Prints figures; asserts nothing.
+//! `app_mention` events and prints ack latency, throughput, start-to-ready time, idle and peak
+//! RSS. Slack's Web API is the in-process fake from the tests, on 127.0.0.1. Two phases, each
+//! against a fresh process:
 //!
-//! Run: `cargo bench --bench ack` (env BENCH_RATE=500 BENCH_SECS=10 to change the load).
+//! - **rate**: a fixed rate (open loop), every event answered (a roomy work pool);
+//! - **flood**: closed loop, as many requests as `BENCH_CONNECTIONS` connections can send for
+//!   `BENCH_SECS`, with the default work limits, so most events are shed; memory and ack
+//!   latency must stay bounded.
+//!
+//! Prints figures; asserts nothing.
+//! Run: `cargo bench --bench ack` (env `BENCH_RATE=500 BENCH_SECS=10 BENCH_CONNECTIONS=16`,
+//! `BENCH_PHASES=rate,flood`).
 
 #[path = "../tests/it/fake_slack.rs"]
 mod fake_slack;
@@ -11,6 +18,8 @@ mod fake_slack;
 use fake_slack::{BOT_TOKEN, FakeSlack};
 use opsbot::chat::slack::verify::{Verifier, unix_now};
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "bench-secret";
@@ -39,65 +48,120 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
-#[tokio::main]
-async fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` probes with --list.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// A running bot process.
+struct Bot {
+    child: tokio::process::Child,
+    pid: u32,
+    port: u16,
+    ready_after: Duration,
+    idle_rss_kb: u64,
+}
+
+impl Bot {
+    async fn start(slack: &FakeSlack, work: &str, http: &reqwest::Client) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("opsbot-bench-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("opsbot.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:{port}\"\n[slack]\napi_url = \"{}\"\nprogress = \"none\"\n{work}",
+                slack.api_url()
+            ),
+        )
+        .unwrap();
+        let started = Instant::now();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_opsbot"))
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+            .env("SLACK_SIGNING_SECRET", SECRET)
+            .env("RUST_LOG", "error")
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn opsbot");
+        let pid = child.id().unwrap();
+        let ready_url = format!("http://127.0.0.1:{port}/readyz");
+        let ready_after = loop {
+            if let Ok(r) = http.get(&ready_url).send().await
+                && r.status() == 200
+            {
+                break started.elapsed();
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                panic!("opsbot not ready after 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let idle_rss_kb = status_kb(pid, "VmRSS:");
+        Self {
+            child,
+            pid,
+            port,
+            ready_after,
+            idle_rss_kb,
+        }
     }
-    opsbot::install_crypto();
+
+    fn peak_rss_mib(&self) -> f64 {
+        status_kb(self.pid, "VmHWM:") as f64 / 1024.0
+    }
+
+    async fn stop(mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+    }
+}
+
+/// A signed request for a unique `app_mention` event number `i`.
+fn mention(
+    http: &reqwest::Client,
+    url: &str,
+    verifier: &Verifier,
+    i: u64,
+) -> reqwest::RequestBuilder {
+    let body = serde_json::json!({
+        "type": "event_callback", "team_id": "T0TEST", "api_app_id": "A0TEST",
+        "event_id": format!("EvBench{i:09}"), "event_time": unix_now(),
+        "event": {"type": "app_mention", "user": format!("U{:04}", i % 200),
+                  "text": "<@UBOT> list EC2 instances in production",
+                  "ts": format!("1700000000.{i:06}"), "channel": "C0BENCH"}
+    })
+    .to_string();
+    let ts = unix_now().to_string();
+    let sig = verifier.sign(&ts, body.as_bytes());
+    http.post(url)
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", ts)
+        .header("x-slack-signature", sig)
+        .body(body)
+}
+
+async fn rate_phase(http: &reqwest::Client) {
     let rate = env_num("BENCH_RATE", 500);
     let secs = env_num("BENCH_SECS", 10);
     let slack = FakeSlack::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = std::env::temp_dir().join(format!("opsbot-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("opsbot.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n[slack]\napi_url = \"{}\"\nprogress = \"none\"\n[work]\nmax_concurrent = 256\nmax_per_user = 8\n",
-            slack.api_url()
-        ),
+    let bot = Bot::start(
+        &slack,
+        "[work]\nmax_concurrent = 256\nmax_per_user = 8\n",
+        http,
     )
-    .unwrap();
-
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_opsbot"))
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-        .env("SLACK_SIGNING_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn opsbot");
-    let pid = child.id().unwrap();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()
-        .unwrap();
-    let ready_url = format!("http://127.0.0.1:{port}/readyz");
-    let ready_after = loop {
-        if let Ok(r) = http.get(&ready_url).send().await {
-            if r.status() == 200 {
-                break started.elapsed();
-            }
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            panic!("opsbot not ready after 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let idle_rss = status_kb(pid, "VmRSS:");
-
+    .await;
     let verifier = Verifier::new(SECRET);
-    let url = format!("http://127.0.0.1:{port}/slack/events");
+    let url = format!("http://127.0.0.1:{}/slack/events", bot.port);
     let total = rate * secs;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -105,22 +169,7 @@ async fn main() {
     let load_start = Instant::now();
     for i in 0..total {
         tick.tick().await;
-        let body = serde_json::json!({
-            "type": "event_callback", "team_id": "T0TEST", "api_app_id": "A0TEST",
-            "event_id": format!("EvBench{i:08}"), "event_time": unix_now(),
-            "event": {"type": "app_mention", "user": format!("U{:04}", i % 200),
-                      "text": "<@UBOT> list EC2 instances in production",
-                      "ts": format!("1700000000.{i:06}"), "channel": "C0BENCH"}
-        })
-        .to_string();
-        let ts = unix_now().to_string();
-        let sig = verifier.sign(&ts, body.as_bytes());
-        let req = http
-            .post(&url)
-            .header("content-type", "application/json")
-            .header("x-slack-request-timestamp", ts)
-            .header("x-slack-signature", sig)
-            .body(body);
+        let req = mention(http, &url, &verifier, i);
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
             let ok = matches!(req.send().await, Ok(r) if r.status() == 200);
@@ -141,36 +190,116 @@ async fn main() {
     lat.sort();
     // Let the replies finish before reading peak memory.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let peak_rss = status_kb(pid, "VmHWM:");
+    let peak = bot.peak_rss_mib();
     let replies = slack.ok_calls("chat.postMessage").len();
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
-
-    println!("opsbot ack benchmark ({rate}/s for {secs} s, {total} signed app_mention events)");
+    println!("rate phase ({rate}/s for {secs} s, {total} signed app_mention events, 200 users)");
+    println!("  start to ready:   {:.1} ms", ms(bot.ready_after));
     println!(
-        "  start to ready:   {:.1} ms",
-        ready_after.as_secs_f64() * 1e3
+        "  idle RSS:         {:.1} MiB",
+        bot.idle_rss_kb as f64 / 1024.0
     );
-    println!("  idle RSS:         {:.1} MiB", idle_rss as f64 / 1024.0);
-    println!(
-        "  ack latency p50:  {:.3} ms",
-        pct(&lat, 0.50).as_secs_f64() * 1e3
-    );
-    println!(
-        "  ack latency p99:  {:.3} ms",
-        pct(&lat, 0.99).as_secs_f64() * 1e3
-    );
+    println!("  ack latency p50:  {:.3} ms", ms(pct(&lat, 0.50)));
+    println!("  ack latency p99:  {:.3} ms", ms(pct(&lat, 0.99)));
     println!(
         "  ack latency max:  {:.3} ms",
-        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        ms(lat.last().copied().unwrap_or_default())
     );
     println!(
-        "  throughput:       {:.0} acks/s ({} failed)",
-        lat.len() as f64 / load_secs,
-        failed
+        "  throughput:       {:.0} acks/s ({failed} failed)",
+        lat.len() as f64 / load_secs
     );
     println!("  replies posted:   {replies}");
-    println!("  peak RSS:         {:.1} MiB", peak_rss as f64 / 1024.0);
+    println!("  peak RSS:         {peak:.1} MiB");
+    bot.stop().await;
+}
+
+async fn flood_phase(http: &reqwest::Client) {
+    let secs = env_num("BENCH_SECS", 10);
+    let connections = env_num("BENCH_CONNECTIONS", 16);
+    let slack = FakeSlack::start().await;
+    // Default work limits (32 at once, 2 per person): the flood overwhelms them on purpose.
+    let bot = Bot::start(&slack, "", http).await;
+    let url = Arc::new(format!("http://127.0.0.1:{}/slack/events", bot.port));
+    let seq = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(secs);
+    let load_start = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..connections {
+        // One client per worker: one keep-alive connection each, closed loop.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .unwrap();
+        let url = url.clone();
+        let seq = seq.clone();
+        workers.push(tokio::spawn(async move {
+            let verifier = Verifier::new(SECRET);
+            let mut lat = Vec::new();
+            let mut failed = 0u64;
+            while Instant::now() < until {
+                let i = seq.fetch_add(1, Ordering::Relaxed);
+                let req = mention(&http, &url, &verifier, i);
+                let t = Instant::now();
+                match req.send().await {
+                    Ok(r) if r.status() == 200 => lat.push(t.elapsed()),
+                    _ => failed += 1,
+                }
+            }
+            (lat, failed)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut failed = 0;
+    for w in workers {
+        let (l, f) = w.await.unwrap();
+        lat.extend(l);
+        failed += f;
+    }
+    let load_secs = load_start.elapsed().as_secs_f64();
+    lat.sort();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let peak = bot.peak_rss_mib();
+    let after_rss = status_kb(bot.pid, "VmRSS:") as f64 / 1024.0;
+    let replies = slack.ok_calls("chat.postMessage").len();
+    println!(
+        "flood phase (closed loop, {connections} connections for {secs} s, unique signed app_mention events, 200 users, default work limits)"
+    );
+    println!(
+        "  requests:         {} ({failed} not 200)",
+        lat.len() as u64 + failed
+    );
+    println!(
+        "  throughput:       {:.0} req/s",
+        lat.len() as f64 / load_secs
+    );
+    println!("  ack latency p50:  {:.3} ms", ms(pct(&lat, 0.50)));
+    println!("  ack latency p99:  {:.3} ms", ms(pct(&lat, 0.99)));
+    println!(
+        "  ack latency max:  {:.3} ms",
+        ms(lat.last().copied().unwrap_or_default())
+    );
+    println!("  replies posted:   {replies} (answers and busy notices)");
+    println!("  peak RSS:         {peak:.1} MiB (RSS 1 s after: {after_rss:.1} MiB)");
+    bot.stop().await;
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` probes with --list.
+    }
+    opsbot::install_crypto();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let phases = std::env::var("BENCH_PHASES").unwrap_or_else(|_| "rate,flood".into());
+    println!("opsbot ack benchmark");
+    for phase in phases.split(',') {
+        match phase.trim() {
+            "rate" => rate_phase(&http).await,
+            "flood" => flood_phase(&http).await,
+            other => eprintln!("unknown phase {other:?}; use rate, flood"),
+        }
+    }
 }

@@ -56,10 +56,12 @@ async fn main() {
     let accounts: Vec<Account> = (0..10).map(account).collect();
     let people: Vec<Principal> = (0..20)
         .map(|i| Principal::Person {
-            slack_id: format!("U{i:08}"),
+            user: opsbot::core::inbound::ChatUser::new(
+                opsbot::core::inbound::Platform::Slack,
+                format!("U{i:08}"),
+            ),
             handle: Some(format!("user{i}")),
             email: None,
-            team: None,
         })
         .collect();
 

@@ -1,20 +1,30 @@
-//! The application: services wired together, the HTTP router, and the run loop with
-//! graceful shutdown (stop accepting, finish in-flight answers up to a deadline, exit).
+//! The application: the outside services wired around the core, the HTTP router, and the run
+//! loop with graceful shutdown (stop accepting, finish in-flight answers up to a deadline).
+//!
+//! [`App::builder`] wires the real services from the configuration; tests (and the terminal)
+//! replace any of them — a chat sink per platform, STS, profiles, group providers, the
+//! responder, the conversation store — with their own.
 
 use crate::access::Access;
 use crate::accounts::discover::AccountBook;
 use crate::aws::pool::CredentialPool;
-use crate::aws::sts::LazySdkSts;
-use crate::bot::{Bot, NotConfigured, Responder};
-use crate::chat::ChatSink;
-use crate::chat::slack::client::{Connector, SlackSink};
+use crate::aws::sts::{LazySdkSts, Sts};
+use crate::chat::slack::SlackDoor;
+use crate::chat::slack::client::{AUTH_BACKOFF_MAX, Connector, SlackSink};
 use crate::chat::slack::http::{self, SlackState};
+use crate::chat::slack::settings::SlackMode;
 use crate::chat::slack::socket::SocketMode;
 use crate::chat::slack::verify::Verifier;
-use crate::config::{Config, SlackMode};
+use crate::chat::{ChatSink, Sinks};
+use crate::config::Config;
+use crate::core::dispatch::{Core, CoreParts, CoreSettings};
+use crate::core::inbound::Platform;
+use crate::core::respond::{NotConfigured, Responder};
 use crate::identity::slack::SlackDirectory;
+use crate::identity::{Directory, GroupDirectory, Profiles, TrustedProfiles};
 use crate::metrics::Metrics;
-use crate::work::WorkPool;
+use crate::store::ConversationStore;
+use crate::store::memory::MemoryStore;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,6 +32,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use slack_morphism::SlackClient;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +42,7 @@ use tokio::net::TcpListener;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// The TLS roots or HTTP client could not be set up.
-    #[error("cannot set up the Slack HTTP client: {0}")]
+    #[error("cannot set up the HTTP clients: {0}")]
     Client(#[from] std::io::Error),
     /// Socket Mode failed to connect.
     #[error(transparent)]
@@ -45,33 +56,93 @@ pub enum AppError {
 pub struct App {
     /// Validated configuration.
     pub config: Config,
-    /// The bot (handlers, pool, metrics).
-    pub bot: Arc<Bot>,
-    /// Identity, registry and policy.
-    pub access: Arc<Access>,
-    /// Per-person STS credentials (for the agent's AWS calls).
-    pub pool: CredentialPool,
-    /// The Slack client, for Socket Mode.
-    client: Option<Arc<SlackClient<Connector>>>,
+    /// The chat-neutral core.
+    pub core: Arc<Core>,
+    /// The Slack adapter.
+    pub slack: Arc<SlackDoor>,
+    /// The real Slack client (auth.test, Socket Mode).
+    slack_sink: Arc<SlackSink>,
 }
 
-impl App {
-    /// Builds the app with the real Slack sink, identity providers and policy, answering with
-    /// `responder` (or [`NotConfigured`]).
-    pub async fn build(
-        config: Config,
-        responder: Option<Arc<dyn Responder>>,
-    ) -> Result<Self, AppError> {
-        let sink = Arc::new(SlackSink::new(&config.slack)?);
-        let client = sink.client();
-        let slack_directory =
-            SlackDirectory::new(client.clone(), sink.token().clone(), sink.retry_policy());
+/// Builds an [`App`], with the real service for anything not replaced.
+pub struct AppBuilder {
+    config: Config,
+    sinks: HashMap<Platform, Arc<dyn ChatSink>>,
+    sts: Option<Arc<dyn Sts>>,
+    profiles: HashMap<Platform, Arc<dyn Profiles>>,
+    groups: Option<Vec<Arc<dyn GroupDirectory>>>,
+    responder: Option<Arc<dyn Responder>>,
+    store: Option<Arc<dyn ConversationStore>>,
+}
+
+impl AppBuilder {
+    /// The configuration being wired (tests build real clients from it).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Replies for `platform` go through `sink` (default: the real Slack Web API for Slack).
+    pub fn sink(mut self, platform: Platform, sink: Arc<dyn ChatSink>) -> Self {
+        self.sinks.insert(platform, sink);
+        self
+    }
+
+    /// AssumeRole goes through `sts` (default: the AWS SDK, built on first use).
+    pub fn sts(mut self, sts: Arc<dyn Sts>) -> Self {
+        self.sts = Some(sts);
+        self
+    }
+
+    /// People on `platform` are looked up in `profiles` (default: Slack `users.info` when a
+    /// bot token is set; the terminal trusts its operator).
+    pub fn profiles(mut self, platform: Platform, profiles: Arc<dyn Profiles>) -> Self {
+        self.profiles.insert(platform, profiles);
+        self
+    }
+
+    /// Groups come from `groups` (default: the providers in `[identity]`).
+    pub fn groups(mut self, groups: Vec<Arc<dyn GroupDirectory>>) -> Self {
+        self.groups = Some(groups);
+        self
+    }
+
+    /// Questions are answered by `responder` (default: [`NotConfigured`]).
+    pub fn responder(mut self, responder: Arc<dyn Responder>) -> Self {
+        self.responder = Some(responder);
+        self
+    }
+
+    /// Conversation state lives in `store` (default: [`MemoryStore`]).
+    pub fn store(mut self, store: Arc<dyn ConversationStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Wires everything. Must run inside a tokio runtime.
+    pub async fn build(self) -> Result<App, AppError> {
+        let config = self.config;
+        let slack_sink = Arc::new(SlackSink::new(&config.slack)?);
+        let slack_directory = SlackDirectory::new(
+            slack_sink.client(),
+            slack_sink.token().clone(),
+            slack_sink.retry(),
+        );
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .user_agent(concat!("opsbot/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| AppError::Client(std::io::Error::other(e)))?;
-        let directory = config.identity.build(slack_directory, http).await;
+        let groups = match self.groups {
+            Some(g) => g,
+            None => config.identity.build(slack_directory.clone(), http).await,
+        };
+        let mut profiles: HashMap<Platform, Arc<dyn Profiles>> = HashMap::new();
+        profiles.insert(Platform::Terminal, Arc::new(TrustedProfiles));
+        if config.slack.has_token() {
+            profiles.insert(Platform::Slack, Arc::new(slack_directory));
+        }
+        profiles.extend(self.profiles);
+        let directory = Directory::new(profiles, groups, config.identity.ttl);
         let book = AccountBook::new(config.accounts.registry.clone());
         let access = Arc::new(Access::new(
             directory,
@@ -81,28 +152,67 @@ impl App {
         ));
         let metrics = Metrics::new();
         let credentials = CredentialPool::new(
-            Arc::new(LazySdkSts::default()),
+            self.sts.unwrap_or_else(|| Arc::new(LazySdkSts::default())),
             config.aws.clone(),
             metrics.clone(),
         );
-        let pool = WorkPool::new(config.work.max_concurrent, config.work.max_per_user);
-        let sink: Arc<dyn ChatSink> = sink;
-        let responder = responder.unwrap_or_else(|| Arc::new(NotConfigured));
-        let bot = Bot::new(
-            sink,
-            access.clone(),
-            responder,
-            pool,
-            metrics,
-            &config.slack.command,
-            config.slack.dedup_ttl,
+        let mut sinks = Sinks::default().with(Platform::Slack, slack_sink.clone());
+        for (platform, sink) in self.sinks {
+            sinks = sinks.with(platform, sink);
+        }
+        let core = Core::new(
+            CoreParts {
+                sinks,
+                access,
+                responder: self.responder.unwrap_or_else(|| Arc::new(NotConfigured)),
+                store: self
+                    .store
+                    .unwrap_or_else(|| Arc::new(MemoryStore::default())),
+                credentials,
+                metrics,
+            },
+            CoreSettings {
+                work: config.work.clone(),
+                dedup_ttl: config.slack.dedup_ttl,
+                slack_command: config.slack.command.clone(),
+            },
         );
-        Ok(Self {
+        Ok(App {
+            slack: SlackDoor::new(core.clone()),
+            core,
+            slack_sink,
             config,
-            bot,
-            access,
-            pool: credentials,
-            client: Some(client),
+        })
+    }
+}
+
+impl App {
+    /// A builder with the real services for `config`.
+    pub fn builder(config: Config) -> AppBuilder {
+        AppBuilder {
+            config,
+            sinks: HashMap::new(),
+            sts: None,
+            profiles: HashMap::new(),
+            groups: None,
+            responder: None,
+            store: None,
+        }
+    }
+
+    /// The real Slack client.
+    pub fn slack_client(&self) -> Arc<SlackClient<Connector>> {
+        self.slack_sink.client()
+    }
+
+    /// Slack people lookups, when a bot token is configured.
+    pub fn slack_directory(&self) -> Option<SlackDirectory> {
+        self.config.slack.has_token().then(|| {
+            SlackDirectory::new(
+                self.slack_sink.client(),
+                self.slack_sink.token().clone(),
+                self.slack_sink.retry(),
+            )
         })
     }
 
@@ -112,12 +222,12 @@ impl App {
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
-            .with_state(self.bot.clone());
+            .with_state(self.slack.clone());
         if self.config.slack.mode == SlackMode::Socket {
             return ops;
         }
         let state = SlackState {
-            bot: self.bot.clone(),
+            door: self.slack.clone(),
             verifier: Arc::new(Verifier::new(self.config.slack.signing_secret.expose())),
         };
         ops.merge(http::routes(state, self.config.server.body_limit_bytes))
@@ -129,24 +239,20 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let ready = tokio::spawn(wait_for_slack(self.bot.clone()));
+        let ready = tokio::spawn(wait_for_slack(self.slack.clone(), self.slack_sink.clone()));
         let discovery = self.config.accounts.settings.discover.then(|| {
-            let book = self.access.book().clone();
+            let book = self.core.access().book().clone();
             let settings = self.config.accounts.settings.clone();
             tokio::spawn(async move {
                 let client = crate::accounts::discover::client(&settings).await;
                 book.refresh_forever(client, settings).await;
             })
         });
-        let socket = match (
-            self.config.slack.mode,
-            &self.client,
-            &self.config.slack.app_token,
-        ) {
-            (SlackMode::Socket, Some(client), Some(token)) => Some(
+        let socket = match (self.config.slack.mode, &self.config.slack.app_token) {
+            (SlackMode::Socket, Some(token)) => Some(
                 SocketMode::start(
-                    self.bot.clone(),
-                    client.clone(),
+                    self.slack.clone(),
+                    self.slack_client(),
                     token,
                     self.config.slack.socket_connections,
                 )
@@ -170,9 +276,12 @@ impl App {
         if let Some(s) = &socket {
             s.shutdown().await;
         }
-        let in_flight = self.bot.pool().in_flight();
-        tracing::info!(in_flight, "shutting down: finishing answers in progress");
-        if self.bot.pool().drain(self.config.server.drain).await {
+        let workers = self.core.workers();
+        tracing::info!(
+            in_flight = workers.in_flight(),
+            "shutting down: finishing answers in progress"
+        );
+        if workers.drain(self.config.server.drain).await {
             tracing::info!("all answers delivered; bye");
         } else {
             tracing::warn!(
@@ -184,32 +293,32 @@ impl App {
     }
 }
 
-/// Calls `auth.test` until it succeeds (backing off to 30 s), then marks the bot ready.
-async fn wait_for_slack(bot: Arc<Bot>) {
+/// Calls `auth.test` until it succeeds (backing off to 30 s), then marks Slack ready.
+async fn wait_for_slack(door: Arc<SlackDoor>, sink: Arc<SlackSink>) {
     let mut wait = Duration::from_millis(250);
     loop {
-        match bot.sink().identity().await {
+        match sink.identity().await {
             Ok(id) => {
                 tracing::info!(
                     bot_user = id.user_id,
                     team = id.team_id,
                     "Slack token works; ready"
                 );
-                bot.set_identity(id);
+                door.set_identity(id);
                 return;
             }
             Err(e) => {
-                bot.metrics().error(e.kind());
+                door.core().metrics().error(e.kind());
                 tracing::error!(error = %e, retry_in_ms = wait.as_millis() as u64, "auth.test failed; not ready (check SLACK_BOT_TOKEN)");
             }
         }
         tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(30));
+        wait = (wait * 2).min(AUTH_BACKOFF_MAX);
     }
 }
 
-async fn readyz(State(bot): State<Arc<Bot>>) -> impl IntoResponse {
-    if bot.is_ready() {
+async fn readyz(State(door): State<Arc<SlackDoor>>) -> impl IntoResponse {
+    if door.knows_itself() {
         (StatusCode::OK, "ready")
     } else {
         (
@@ -219,12 +328,12 @@ async fn readyz(State(bot): State<Arc<Bot>>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(bot): State<Arc<Bot>>) -> impl IntoResponse {
+async fn metrics(State(door): State<Arc<SlackDoor>>) -> impl IntoResponse {
     (
         [(
             CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        bot.metrics().render(),
+        door.core().metrics().render(),
     )
 }

@@ -1,10 +1,12 @@
-//! The `opsbot` command line: `serve` runs the bot, `check` validates the configuration.
+//! The `opsbot` command line: `serve` runs the bot, `check` validates the configuration, and
+//! `ask`, `whoami`, `accounts` are the terminal front door on the same core.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// opsbot: ask about your AWS Organization from Slack. Read-only, attributable answers.
+/// opsbot: ask about your AWS Organization from Slack or a terminal. Read-only, attributable
+/// answers.
 #[derive(Debug, Parser)]
 #[command(
     name = "opsbot",
@@ -13,7 +15,9 @@ use std::path::PathBuf;
         SLACK_BOT_TOKEN=xoxb-... SLACK_SIGNING_SECRET=... opsbot serve --config opsbot.toml\n  \
         opsbot serve --config opsbot.toml --listen 127.0.0.1:8080\n  \
         opsbot check --config opsbot.toml\n  \
-        opsbot check --config opsbot.toml --aws\n\n\
+        opsbot check --config opsbot.toml --aws\n  \
+        opsbot ask --config opsbot.toml --as ana@example.com \"list EC2 instances in production\"\n  \
+        opsbot whoami --config opsbot.toml --as U0123ABCD --channel C0123ABCD\n\n\
         Secrets come from the environment only: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,\n\
         SLACK_APP_TOKEN (Socket Mode). Logs: RUST_LOG=opsbot=debug, OPSBOT_LOG_FORMAT=json."
 )]
@@ -21,6 +25,25 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Who and where, for the terminal commands.
+#[derive(Debug, Args)]
+pub struct AsSomeone {
+    /// Configuration file.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Whom to act for: an email (looked up in Slack when SLACK_BOT_TOKEN is set) or a Slack
+    /// user id. Their groups and grants apply; AWS calls carry their identity.
+    #[arg(long = "as", value_name = "EMAIL_OR_USER")]
+    pub as_user: String,
+    /// Where they ask, for the channel guardrail: slack:C0123ABCD (or C0123ABCD). Default: a
+    /// private conversation (the DM guardrail).
+    #[arg(long, value_name = "PLACE")]
+    pub channel: Option<String>,
+    /// Print the raw answer document as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Subcommands.
@@ -43,5 +66,29 @@ pub enum Command {
         /// Also assume every account's role and call GetCallerIdentity; exit 1 if any fails.
         #[arg(long)]
         aws: bool,
+    },
+    /// Ask a question as someone, from the terminal: the same answer they would get in chat.
+    Ask {
+        /// Who and where.
+        #[command(flatten)]
+        who: AsSomeone,
+        /// The question.
+        #[arg(required = true, num_args = 1.., trailing_var_arg = true)]
+        question: Vec<String>,
+    },
+    /// Show someone's identity, groups and the accounts they may query there.
+    Whoami {
+        /// Who and where.
+        #[command(flatten)]
+        who: AsSomeone,
+    },
+    /// List the accounts someone may query there; with a name, what that name means there.
+    Accounts {
+        /// Who and where.
+        #[command(flatten)]
+        who: AsSomeone,
+        /// An account id, name, alias, environment or `all`.
+        #[arg(num_args = 0.., trailing_var_arg = true)]
+        name: Vec<String>,
     },
 }

@@ -1,31 +1,37 @@
-//! opsbot: answers questions about an AWS Organization from Slack, read-only and attributable.
+//! opsbot: answers questions about an AWS Organization from Slack or a terminal, read-only and
+//! attributable.
 //!
 //! Crate map (request path order):
-//! - [`config`]: the TOML file plus secrets from the environment, validated in one pass.
-//! - [`chat`]: transport-neutral chat types and the [`chat::ChatSink`] seam; `chat::slack`
-//!   verifies, parses and answers Slack (HTTP Events API, slash commands, Socket Mode).
-//! - [`bot`]: what the bot does with an event or command; never blocks the acknowledgement.
-//! - [`work`]: the bounded pool answers run on (global and per-person limits, drain on shutdown).
-//! - [`metrics`]: Prometheus counters and histograms.
-//! - [`app`]: wiring, the router, and the run loop with graceful shutdown.
-//! - [`accounts`], [`identity`], [`policy`], [`access`]: who may query which account here.
-//! - [`aws`]: per-person STS credentials (pool, attribution) and `opsbot check --aws`.
-//! - [`cache`]: a TTL cache on tokio's clock.
-//! - [`cli`]: the `opsbot` command line.
+//! - [`chat`]: the front doors as adapters around the core — `chat::slack` (HTTP Events API,
+//!   slash commands, Socket Mode; Block Kit rendering) and `chat::terminal` — and the
+//!   [`chat::ChatSink`] seam replies leave through.
+//! - [`core`]: chat-neutral: inbound items, commands, the answer document, the answer contract,
+//!   dispatch (ack at once, triage, answer, deliver) and load shedding.
+//! - [`store`]: conversation state (de-duplication, thread memory) behind one trait.
+//! - [`identity`], [`policy`], [`access`], [`accounts`]: who may query which account here.
+//! - [`aws`]: per-person STS credentials (pool, attribution, the scoped handle) and
+//!   `opsbot check --aws`.
+//! - [`work`]: the bounded set of answers in progress.
+//! - [`config`], [`problem`], [`secret`]: the TOML file, its problems, secrets that never print.
+//! - [`retry`]: the one retry loop every HTTP client uses.
+//! - [`metrics`], [`cache`], [`app`] (wiring, router, run loop), [`cli`].
 
 pub mod access;
 pub mod accounts;
 pub mod app;
 pub mod aws;
-pub mod bot;
 pub mod cache;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod identity;
 pub mod metrics;
 pub mod policy;
+pub mod problem;
+pub mod retry;
 pub mod secret;
+pub mod store;
 pub mod work;
 
 /// Installs rustls' `ring` provider as the process default. Call once at start (binary and

@@ -3,17 +3,20 @@
 use anyhow::Context;
 use clap::Parser;
 use opsbot::app::App;
-use opsbot::cli::{Cli, Command};
+use opsbot::chat::slack::settings::Needs;
+use opsbot::cli::{AsSomeone, Cli, Command};
 use opsbot::config::Config;
+use opsbot::core::command::Command as BotCommand;
+use opsbot::core::inbound::What;
 use std::process::ExitCode;
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -52,7 +55,7 @@ fn main() -> ExitCode {
             if let Some(addr) = listen {
                 config.server.listen = addr;
             }
-            init_logging();
+            init_logging("info");
             match serve(config) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -61,6 +64,49 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Ask { who, question } => terminal(
+            who,
+            What::Question {
+                text: question.join(" "),
+                addressed: true,
+            },
+        ),
+        Command::Whoami { who } => terminal(who, What::Command(BotCommand::Whoami)),
+        Command::Accounts { who, name } => {
+            terminal(who, What::Command(BotCommand::Accounts { name }))
+        }
+    }
+}
+
+/// Runs a terminal command: logs stay quiet (warnings on stderr) unless RUST_LOG says otherwise.
+fn terminal(who: AsSomeone, what: What) -> ExitCode {
+    let config = match Config::load_for(&who.config, &env, Needs::Optional) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging("warn");
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(opsbot::chat::terminal::run(
+        config,
+        &who.as_user,
+        who.channel.as_deref(),
+        who.json,
+        what,
+    )) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -86,7 +132,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 config.server.listen
             )
         })?;
-    let app = App::build(config, None).await?;
+    let app = App::builder(config).build().await?;
     app.run(listener, shutdown_signal()).await?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Prometheus metrics, served as text on `GET /metrics`.
 //!
-//! Requests by route and outcome, Slack ack latency, replies sent, errors by kind, and
-//! de-duplicated or busy-rejected deliveries. Labels are small fixed sets (no user ids).
+//! Requests by route and outcome, Slack ack latency, replies sent, errors by kind, work shed
+//! under load, deliveries handled (new, duplicate). Labels are small fixed sets (no user ids).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -21,7 +21,7 @@ pub struct RouteOutcome {
 
 /// A single `kind` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct Kind {
+pub struct KindLabel {
     /// What happened.
     pub kind: &'static str,
 }
@@ -40,14 +40,18 @@ pub struct Metrics {
     pub requests: Family<RouteOutcome, Counter>,
     /// Time from request arrival to acknowledgement, by route.
     pub ack_seconds: Family<Route, Histogram>,
-    /// Replies delivered, by kind (`message`, `file`, `response_url`, `busy`).
-    pub replies: Family<Kind, Counter>,
-    /// Errors by kind (`slack_api`, `slack_rate_limited`, ...).
-    pub errors: Family<Kind, Counter>,
+    /// Replies delivered, by target (`thread`, `private`, `channel`, `busy`).
+    pub replies: Family<KindLabel, Counter>,
+    /// Errors by kind (`chat_api`, `chat_rate_limited`, `identity_provider`, ...).
+    pub errors: Family<KindLabel, Counter>,
     /// Credential pool events (`hit`, `miss`, `sts_call`, `refresh_ahead`, `failure_cached`).
-    pub credentials: Family<Kind, Counter>,
+    pub credentials: Family<KindLabel, Counter>,
     /// AssumeRole failures by kind (`access_denied`, `throttled`, ...).
-    pub sts_failures: Family<Kind, Counter>,
+    pub sts_failures: Family<KindLabel, Counter>,
+    /// Work dropped under load, by what (`triage_full`, `busy_notice_rate_limited`, ...).
+    pub shed: Family<KindLabel, Counter>,
+    /// Deliveries after de-duplication, by outcome (`new`, `duplicate`, `store_error`).
+    pub deliveries: Family<KindLabel, Counter>,
 }
 
 impl Metrics {
@@ -58,8 +62,8 @@ impl Metrics {
         let ack_seconds = Family::<Route, Histogram>::new_with_constructor(|| {
             Histogram::new([0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 3.0])
         });
-        let replies = Family::<Kind, Counter>::default();
-        let errors = Family::<Kind, Counter>::default();
+        let replies = Family::<KindLabel, Counter>::default();
+        let errors = Family::<KindLabel, Counter>::default();
         registry.register(
             "slack_requests",
             "Slack requests by route and outcome",
@@ -72,16 +76,26 @@ impl Metrics {
         );
         registry.register("replies", "Replies delivered by kind", replies.clone());
         registry.register("errors", "Errors by kind", errors.clone());
-        let credentials = Family::<Kind, Counter>::default();
-        let sts_failures = Family::<Kind, Counter>::default();
+        let credentials = Family::<KindLabel, Counter>::default();
+        let sts_failures = Family::<KindLabel, Counter>::default();
         registry.register("credentials", "Credential pool events", credentials.clone());
         registry.register(
             "sts_failures",
             "AssumeRole failures by kind",
             sts_failures.clone(),
         );
+        let shed = Family::<KindLabel, Counter>::default();
+        let deliveries = Family::<KindLabel, Counter>::default();
+        registry.register("shed", "Work dropped under load, by what", shed.clone());
+        registry.register(
+            "deliveries",
+            "Deliveries after de-duplication, by outcome",
+            deliveries.clone(),
+        );
         Arc::new(Self {
             registry,
+            shed,
+            deliveries,
             requests,
             ack_seconds,
             replies,
@@ -100,22 +114,34 @@ impl Metrics {
 
     /// Counts one error.
     pub fn error(&self, kind: &'static str) {
-        self.errors.get_or_create(&Kind { kind }).inc();
+        self.errors.get_or_create(&KindLabel { kind }).inc();
     }
 
     /// Counts one credential pool event.
     pub fn credentials(&self, kind: &'static str) {
-        self.credentials.get_or_create(&Kind { kind }).inc();
+        self.credentials.get_or_create(&KindLabel { kind }).inc();
     }
 
     /// Counts one AssumeRole failure.
     pub fn sts_failure(&self, kind: &'static str) {
-        self.sts_failures.get_or_create(&Kind { kind }).inc();
+        self.sts_failures.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    /// Counts one piece of work dropped under load.
+    pub fn shed(&self, what: &'static str) {
+        self.shed.get_or_create(&KindLabel { kind: what }).inc();
+    }
+
+    /// Counts one delivery after de-duplication.
+    pub fn delivery(&self, outcome: &'static str) {
+        self.deliveries
+            .get_or_create(&KindLabel { kind: outcome })
+            .inc();
     }
 
     /// Counts one reply.
     pub fn reply(&self, kind: &'static str) {
-        self.replies.get_or_create(&Kind { kind }).inc();
+        self.replies.get_or_create(&KindLabel { kind }).inc();
     }
 
     /// The Prometheus text exposition.

@@ -3,10 +3,15 @@
 //! Grants give groups accounts (by selector); channel guardrails cap what may ever be queried
 //! in a channel; the effective set is the intersection. Default deny everywhere: no grant, no
 //! account; an unlisted channel allows nothing unless `[channels] default` says otherwise.
-//! [`decide`] returns the set with the reasons, shown by `/aws whoami` and logged per question.
+//! Guests get only grants that say `guests = true`. [`decide`] returns the set with the
+//! reasons, shown by `whoami` and logged per question.
+//!
+//! Channels are named with their platform (`slack:C0123…`, `teams:19:…`); a bare Slack id
+//! (`C0123…`, `G0123…`) still means Slack, so older policy files load unchanged.
 
 use crate::accounts::{Account, Registry};
-use crate::config::Problem;
+use crate::core::inbound::{Place, PlaceKind, Platform};
+use crate::problem::Problem;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -86,6 +91,8 @@ pub struct Grant {
     pub accounts: Vec<Selector>,
     /// Optional region limit; `None` means the account's regions.
     pub regions: Option<Vec<String>>,
+    /// Whether the grant also applies to guests (default: members only).
+    pub guests: bool,
 }
 
 /// The whole access policy.
@@ -93,7 +100,7 @@ pub struct Grant {
 pub struct Policy {
     /// Grants, in file order.
     pub grants: Vec<Grant>,
-    /// Channel id → guardrail selectors.
+    /// Channel key (`slack:C0123…`) → (label, guardrail selectors).
     pub channels: BTreeMap<String, (Option<String>, Vec<Selector>)>,
     /// Guardrail for channels not listed (default: nothing).
     pub channel_default: Vec<Selector>,
@@ -118,6 +125,8 @@ struct RawGrant {
     group: String,
     accounts: Vec<String>,
     regions: Option<Vec<String>>,
+    #[serde(default)]
+    guests: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -195,19 +204,21 @@ impl Policy {
                 group: g.group.trim().to_string(),
                 accounts,
                 regions: g.regions.clone(),
+                guests: g.guests,
             });
         }
         let mut channels = BTreeMap::new();
         for (i, c) in raw.channel.iter().enumerate() {
             let at = format!("{label}: channel[{i}]");
-            if !c.id.starts_with(['C', 'G']) {
-                problems.push(Problem { key: format!("{at}.id"), message: format!("{:?} is not a channel id (C... or G...; copy it from the channel's details)", c.id) });
-            }
+            let key = match channel_key(&c.id) {
+                Ok(k) => k,
+                Err(m) => {
+                    problems.push(Problem::new(format!("{at}.id"), m));
+                    c.id.clone()
+                }
+            };
             let sel = selectors(&c.accounts, &format!("{at}.accounts"), &mut problems);
-            if channels
-                .insert(c.id.clone(), (c.name.clone(), sel))
-                .is_some()
-            {
+            if channels.insert(key, (c.name.clone(), sel)).is_some() {
                 problems.push(Problem {
                     key: format!("{at}.id"),
                     message: format!("channel {} is listed twice", c.id),
@@ -237,13 +248,31 @@ impl Policy {
     }
 }
 
-/// Where the question is asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Place {
-    /// Channel or DM id.
-    pub channel: String,
-    /// A direct message with the bot.
-    pub is_dm: bool,
+/// The canonical key (`slack:C0123…`) of a channel named in the policy, or what is wrong.
+pub fn channel_key(id: &str) -> Result<String, String> {
+    let id = id.trim();
+    let slack_ok = |c: &str| {
+        c.len() >= 2 && c.starts_with(['C', 'G']) && c.chars().all(|x| x.is_ascii_alphanumeric())
+    };
+    if let Some((prefix, rest)) = id.split_once(':') {
+        return match Platform::parse(prefix) {
+            Some(Platform::Slack) if slack_ok(rest) => Ok(format!("slack:{rest}")),
+            Some(Platform::Slack) => Err(format!(
+                "{rest:?} is not a Slack channel id (C... or G...; copy it from the channel's details)"
+            )),
+            Some(Platform::Teams) if !rest.is_empty() => Ok(format!("teams:{rest}")),
+            _ => Err(format!(
+                "{id:?}: name a channel as slack:C0123ABCD (or teams:19:...@thread.tacv2)"
+            )),
+        };
+    }
+    if slack_ok(id) {
+        Ok(format!("slack:{id}"))
+    } else {
+        Err(format!(
+            "{id:?} is not a channel id (slack:C... or a Slack id C... or G...; copy it from the channel's details)"
+        ))
+    }
 }
 
 /// One account the person may query, and why.
@@ -260,7 +289,7 @@ pub struct Allowed {
 }
 
 /// The outcome of [`decide`], with reasons.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decision {
     /// The person's groups.
     pub groups: Vec<String>,
@@ -291,17 +320,22 @@ pub fn describe(sel: &[Selector]) -> String {
     }
 }
 
-/// Decides which accounts someone in `groups` may query at `place`.
-pub fn decide(policy: &Policy, registry: &Registry, groups: &[String], place: &Place) -> Decision {
-    let (guard, guardrail): (&[Selector], String) = if place.is_dm {
+/// Decides which accounts someone in `groups` may query at `place`; a guest gets only the
+/// grants that allow guests.
+pub fn decide(
+    policy: &Policy,
+    registry: &Registry,
+    groups: &[String],
+    guest: bool,
+    place: &Place,
+) -> Decision {
+    let (guard, guardrail): (&[Selector], String) = if place.kind == PlaceKind::Dm {
         (
             &policy.dm,
             format!("direct messages allow {}", describe(&policy.dm)),
         )
-    } else if let Some((name, sel)) = policy.channels.get(&place.channel) {
-        let n = name
-            .clone()
-            .unwrap_or_else(|| format!("<#{}>", place.channel));
+    } else if let Some((name, sel)) = policy.channels.get(&place.key()) {
+        let n = name.clone().unwrap_or_else(|| "this channel".to_string());
         (sel, format!("{n} allows {}", describe(sel)))
     } else {
         (
@@ -318,12 +352,17 @@ pub fn decide(policy: &Policy, registry: &Registry, groups: &[String], place: &P
     for account in registry.all() {
         let mut by = Vec::new();
         let mut regions: Vec<String> = Vec::new();
+        let mut members_only = false;
         for g in policy
             .grants
             .iter()
             .filter(|g| lower.contains(&g.group.to_lowercase()))
         {
             if g.accounts.iter().any(|s| s.matches(account)) {
+                if guest && !g.guests {
+                    members_only = true;
+                    continue;
+                }
                 by.push(g.group.clone());
                 let limit = g.regions.as_ref();
                 for r in &account.regions {
@@ -334,6 +373,12 @@ pub fn decide(policy: &Policy, registry: &Registry, groups: &[String], place: &P
             }
         }
         if by.is_empty() {
+            if members_only {
+                removed.push((
+                    account.label(),
+                    "granted to your groups, but guests need a grant with guests = true".into(),
+                ));
+            }
             continue;
         }
         if !guard.iter().any(|s| s.matches(account)) {

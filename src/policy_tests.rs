@@ -28,15 +28,28 @@ regions = ["ap-south-1"]
 [channels]
 default = ["environment:dev", "environment:staging"]
 
+[[grant]]
+group = "contractors"
+accounts = ["sandbox"]
+guests = true
+
+[[grant]]
+group = "contractors"
+accounts = ["staging"]
+
 [[channel]]
 id = "C0GENERAL"
 name = "#general"
 accounts = ["environment:dev"]
 
 [[channel]]
-id = "C0PLATFORM"
+id = "slack:C0PLATFORM"
 name = "#platform"
 accounts = ["*"]
+
+[[channel]]
+id = "C0UNNAMED"
+accounts = ["sandbox"]
 "##;
 
 fn policy() -> Policy {
@@ -51,10 +64,12 @@ fn names(d: &Decision) -> Vec<&str> {
 }
 
 fn at(channel: &str) -> Place {
-    Place {
-        channel: channel.into(),
-        is_dm: channel.starts_with('D'),
-    }
+    let kind = if channel.starts_with('D') {
+        PlaceKind::Dm
+    } else {
+        PlaceKind::Channel
+    };
+    Place::new(Platform::Slack, channel, kind)
 }
 
 #[test]
@@ -92,7 +107,7 @@ fn decisions_table() {
     ];
     for (groups, channel, want) in cases {
         let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        let d = decide(&p, &r, &groups, &at(channel));
+        let d = decide(&p, &r, &groups, false, &at(channel));
         assert_eq!(names(&d), *want, "{groups:?} in {channel}");
     }
 }
@@ -103,6 +118,7 @@ fn reasons_say_which_group_and_which_guardrail() {
         &policy(),
         &sample(),
         &["developers".into(), "data-engineers".into()],
+        false,
         &at("C0GENERAL"),
     );
     let sandbox = &d.allowed[0];
@@ -123,12 +139,13 @@ fn reasons_say_which_group_and_which_guardrail() {
 #[test]
 fn region_limits_intersect_and_union() {
     let p = policy();
-    let d = decide(&p, &sample(), &["eu-only".into()], &at("C0PLATFORM"));
+    let d = decide(&p, &sample(), &["eu-only".into()], false, &at("C0PLATFORM"));
     assert_eq!(d.allowed[0].regions, ["eu-west-1"]);
     let d = decide(
         &p,
         &sample(),
         &["eu-only".into(), "platform-admins".into()],
+        false,
         &at("C0PLATFORM"),
     );
     let prod = d.allowed.iter().find(|a| a.id == "111111111111").unwrap();
@@ -141,7 +158,7 @@ fn empty_policy_denies_everything() {
     let p = Policy::parse("", "access.toml", &sample(), &[], false).unwrap();
     for place in [at("C1"), at("D1")] {
         assert!(
-            decide(&p, &sample(), &["platform-admins".into()], &place)
+            decide(&p, &sample(), &["platform-admins".into()], false, &place)
                 .allowed
                 .is_empty()
         );
@@ -212,4 +229,72 @@ accounts = ["env:dev"]
         )
         .is_err()
     );
+}
+
+#[test]
+fn guests_get_only_grants_that_allow_guests_and_are_told_why() {
+    let p = policy();
+    let groups = vec!["contractors".to_string()];
+    let member = decide(&p, &sample(), &groups, false, &at("C0PLATFORM"));
+    assert_eq!(names(&member), ["sandbox", "staging"]);
+    let guest = decide(&p, &sample(), &groups, true, &at("C0PLATFORM"));
+    assert_eq!(names(&guest), ["sandbox"]);
+    assert_eq!(guest.removed.len(), 1);
+    assert!(guest.removed[0].0.starts_with("staging"));
+    assert!(
+        guest.removed[0].1.contains("guests = true"),
+        "{:?}",
+        guest.removed
+    );
+    let admin_guest = decide(
+        &p,
+        &sample(),
+        &["platform-admins".into()],
+        true,
+        &at("D0DM"),
+    );
+    assert!(
+        admin_guest.allowed.is_empty(),
+        "a guest in an admin group gets nothing by default"
+    );
+}
+
+#[test]
+fn channels_are_named_with_their_platform_and_bare_slack_ids_still_work() {
+    let p = policy();
+    assert!(
+        p.channels.contains_key("slack:C0GENERAL"),
+        "bare id means Slack"
+    );
+    assert!(p.channels.contains_key("slack:C0PLATFORM"));
+    let teams = Place::new(Platform::Teams, "C0PLATFORM", PlaceKind::Channel);
+    let d = decide(&p, &sample(), &["platform-admins".into()], false, &teams);
+    assert!(
+        d.guardrail.starts_with("channels without their own rule"),
+        "a Teams conversation with the same id is another place: {}",
+        d.guardrail
+    );
+    let unnamed = decide(
+        &p,
+        &sample(),
+        &["platform-admins".into()],
+        false,
+        &at("C0UNNAMED"),
+    );
+    assert!(
+        unnamed.guardrail.starts_with("this channel allows"),
+        "{}",
+        unnamed.guardrail
+    );
+    for (id, ok) in [
+        ("C0123ABCD", true),
+        ("slack:G0123ABCD", true),
+        ("teams:19:abc@thread.tacv2", true),
+        ("general", false),
+        ("slack:general", false),
+        ("irc:#ops", false),
+        ("teams:", false),
+    ] {
+        assert_eq!(channel_key(id).is_ok(), ok, "{id}: {:?}", channel_key(id));
+    }
 }

@@ -1,8 +1,8 @@
-//! The bounded pool answers run on: a global limit, a per-person limit, and a tracker so
-//! shutdown can wait for in-flight work.
+//! [`Workers`]: the bounded set of answers in progress — a global limit, a per-person limit,
+//! and a tracker so shutdown can wait for in-flight work. Also owns the `[work]` settings.
 //!
-//! Admission is decided synchronously (no awaiting) so the HTTP handler can acknowledge Slack
-//! at once; the work itself runs on a tracked tokio task.
+//! Admission is decided without awaiting, so a front door can acknowledge at once; the work
+//! itself runs on a tracked tokio task.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,9 +22,83 @@ pub enum Busy {
     PerUser,
 }
 
+/// `[work]`: how much runs at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkSettings {
+    /// Answers in progress at once across everyone (`work.max_concurrent`, default 32).
+    pub max_concurrent: usize,
+    /// Answers in progress at once for one person (`work.max_per_user`, default 2).
+    pub max_per_user: usize,
+    /// Longest an answer may take before the person is told it ran out of time
+    /// (`work.answer_timeout_seconds`, default 180).
+    pub answer_timeout: Duration,
+    /// Deliveries being triaged at once (de-duplication, follow-up check); beyond this they
+    /// are dropped with a metric (`work.max_queued`, default 1024).
+    pub max_queued: usize,
+}
+
+impl Default for WorkSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent: 32,
+            max_per_user: 2,
+            answer_timeout: Duration::from_secs(180),
+            max_queued: 1024,
+        }
+    }
+}
+
+/// Raw `[work]` section.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct RawWork {
+    max_concurrent: Option<usize>,
+    max_per_user: Option<usize>,
+    answer_timeout_seconds: Option<u64>,
+    max_queued: Option<usize>,
+}
+
+impl RawWork {
+    /// Validates, pushing every problem.
+    pub fn validate(self, problems: &mut Vec<crate::problem::Problem>) -> WorkSettings {
+        use crate::problem::Problem;
+        let d = WorkSettings::default();
+        let s = WorkSettings {
+            max_concurrent: self.max_concurrent.unwrap_or(d.max_concurrent),
+            max_per_user: self.max_per_user.unwrap_or(d.max_per_user),
+            answer_timeout: self
+                .answer_timeout_seconds
+                .map_or(d.answer_timeout, Duration::from_secs),
+            max_queued: self.max_queued.unwrap_or(d.max_queued),
+        };
+        if s.max_concurrent == 0 {
+            problems.push(Problem::new("work.max_concurrent", "must be at least 1"));
+        }
+        if s.max_per_user == 0 || s.max_per_user > s.max_concurrent.max(1) {
+            problems.push(Problem::new(
+                "work.max_per_user",
+                "must be between 1 and work.max_concurrent",
+            ));
+        }
+        if !(10..=1800).contains(&s.answer_timeout.as_secs()) {
+            problems.push(Problem::new(
+                "work.answer_timeout_seconds",
+                "must be between 10 and 1800 (Slack's response_url lasts 30 minutes)",
+            ));
+        }
+        if !(1..=100_000).contains(&s.max_queued) {
+            problems.push(Problem::new(
+                "work.max_queued",
+                "must be between 1 and 100000",
+            ));
+        }
+        s
+    }
+}
+
 /// Admits and runs work with limits.
 #[derive(Clone)]
-pub struct WorkPool {
+pub struct Workers {
     global: Arc<Semaphore>,
     per_user: Arc<Mutex<HashMap<String, usize>>>,
     max_per_user: usize,
@@ -50,8 +124,8 @@ impl Drop for Slot {
     }
 }
 
-impl WorkPool {
-    /// A pool with `max_concurrent` slots overall and `max_per_user` per person.
+impl Workers {
+    /// Workers with `max_concurrent` slots overall and `max_per_user` per person.
     pub fn new(max_concurrent: usize, max_per_user: usize) -> Self {
         Self {
             global: Arc::new(Semaphore::new(max_concurrent)),
@@ -89,6 +163,11 @@ impl WorkPool {
         self.tracker.spawn(work);
     }
 
+    /// Whether shutdown has begun (no new work is tracked).
+    pub fn is_closed(&self) -> bool {
+        self.tracker.is_closed()
+    }
+
     /// Tasks still running.
     pub fn in_flight(&self) -> usize {
         self.tracker.len()
@@ -109,7 +188,7 @@ mod tests {
 
     #[test]
     fn per_user_and_global_limits() {
-        let pool = WorkPool::new(3, 2);
+        let pool = Workers::new(3, 2);
         let a1 = pool.admit("a").unwrap();
         let _a2 = pool.admit("a").unwrap();
         assert_eq!(pool.admit("a").err(), Some(Busy::PerUser));
@@ -121,7 +200,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn drain_waits_for_work_until_deadline() {
-        let pool = WorkPool::new(4, 4);
+        let pool = Workers::new(4, 4);
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let d = done.clone();
         pool.spawn(async move {
@@ -130,7 +209,7 @@ mod tests {
         });
         assert!(pool.drain(Duration::from_secs(5)).await);
         assert!(done.load(std::sync::atomic::Ordering::SeqCst));
-        let pool = WorkPool::new(4, 4);
+        let pool = Workers::new(4, 4);
         pool.spawn(tokio::time::sleep(Duration::from_secs(60)));
         assert!(!pool.drain(Duration::from_secs(5)).await);
     }

@@ -9,7 +9,7 @@
 pub mod discover;
 pub mod regions;
 
-use crate::config::Problem;
+use crate::problem::Problem;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

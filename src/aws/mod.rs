@@ -4,4 +4,5 @@
 pub mod check;
 pub mod pool;
 pub mod principal;
+pub mod scoped;
 pub mod sts;

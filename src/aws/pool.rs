@@ -34,6 +34,51 @@ pub struct PoolSettings {
     pub capacity: u64,
 }
 
+/// Raw `[aws]` section.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct RawAws {
+    session_duration_seconds: Option<u64>,
+    refresh_margin_seconds: Option<u64>,
+    failure_cache_seconds: Option<u64>,
+    session_tags: Option<bool>,
+    pool_capacity: Option<u64>,
+}
+
+impl RawAws {
+    /// Validates, pushing every problem.
+    pub fn validate(self, problems: &mut Vec<crate::problem::Problem>) -> PoolSettings {
+        use crate::problem::Problem;
+        let d = PoolSettings::default();
+        let s = PoolSettings {
+            duration: self
+                .session_duration_seconds
+                .map_or(d.duration, Duration::from_secs),
+            refresh_margin: self
+                .refresh_margin_seconds
+                .map_or(d.refresh_margin, Duration::from_secs),
+            failure_ttl: self
+                .failure_cache_seconds
+                .map_or(d.failure_ttl, Duration::from_secs),
+            session_tags: self.session_tags.unwrap_or(d.session_tags),
+            capacity: self.pool_capacity.unwrap_or(d.capacity),
+        };
+        if !(900..=43_200).contains(&s.duration.as_secs()) {
+            problems.push(Problem::new(
+                "aws.session_duration_seconds",
+                "must be between 900 and 43200 (and at most the role's maximum session duration)",
+            ));
+        }
+        if s.refresh_margin >= s.duration {
+            problems.push(Problem::new(
+                "aws.refresh_margin_seconds",
+                "must be shorter than aws.session_duration_seconds",
+            ));
+        }
+        s
+    }
+}
+
 impl Default for PoolSettings {
     fn default() -> Self {
         Self {
@@ -130,10 +175,10 @@ impl CredentialPool {
             .cache
             .entry(key.to_string())
             .and_try_compute_with(|existing| async move {
-                if let Some(e) = existing {
-                    if Instant::now() < e.value().refresh_at {
-                        return Ok::<_, StsError>(Op::Nop); // another caller refreshed it while we waited
-                    }
+                if let Some(e) = existing
+                    && Instant::now() < e.value().refresh_at
+                {
+                    return Ok::<_, StsError>(Op::Nop); // another caller refreshed it while we waited
                 }
                 self.metrics.credentials("sts_call");
                 let creds = self.sts.assume_role(request).await?;

@@ -25,8 +25,8 @@ impl Sts for FakeSts {
         }
         Ok(AwsCredentials {
             access_key_id: format!("ASIA{n:04}"),
-            secret_access_key: crate::config::Secret::new("s"),
-            session_token: crate::config::Secret::new("t"),
+            secret_access_key: crate::secret::Secret::new("s"),
+            session_token: crate::secret::Secret::new("t"),
             expiration: SystemTime::now() + self.lifetime,
         })
     }
@@ -57,10 +57,13 @@ fn account(id: &str, role: &str) -> Account {
 
 fn person(id: &str) -> Principal {
     Principal::Person {
-        slack_id: id.into(),
+        user: crate::core::inbound::ChatUser {
+            platform: crate::core::inbound::Platform::Slack,
+            id: id.into(),
+            team: Some("T1".into()),
+        },
         handle: Some("ana".into()),
         email: Some("ana@example.com".into()),
-        team: Some("T1".into()),
     }
 }
 

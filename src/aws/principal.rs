@@ -1,19 +1,19 @@
 //! Who an AWS call is made for, and how that shows in CloudTrail: the role session name,
 //! `SourceIdentity` and session tags, all within STS's rules (`[\w+=,.@-]`, 2-64 characters).
 
+use crate::core::inbound::ChatUser;
+
 /// The person or schedule an AWS call is made for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Principal {
-    /// A person asking in Slack.
+    /// A person asking from a chat platform or the terminal.
     Person {
-        /// Slack user id (unique in the organization).
-        slack_id: String,
-        /// Slack handle, for a readable session name.
+        /// Who, on which platform (the id is unique there; the team is tagged on the session).
+        user: ChatUser,
+        /// Handle, for a readable session name.
         handle: Option<String>,
         /// Email, used as `SourceIdentity`.
         email: Option<String>,
-        /// Slack team id, tagged on the session.
-        team: Option<String>,
     },
     /// A scheduled job (inventory posts).
     Schedule {
@@ -53,20 +53,18 @@ impl Principal {
     /// Stable cache key for this principal.
     pub fn key(&self) -> String {
         match self {
-            Self::Person { slack_id, .. } => format!("person:{slack_id}"),
+            Self::Person { user, .. } => format!("person:{}", user.key()),
             Self::Schedule { name } => format!("schedule:{name}"),
             Self::Check => "check".into(),
         }
     }
 
-    /// `RoleSessionName`: `opsbot-<handle>-<slack id>` (readable, stable, distinct per person),
+    /// `RoleSessionName`: `opsbot-<handle>-<user id>` (readable, stable, distinct per person),
     /// `opsbot-schedule-<name>`, or `opsbot-check`.
     pub fn session_name(&self) -> String {
         match self {
-            Self::Person {
-                slack_id, handle, ..
-            } => {
-                let id = sanitize(slack_id, 20);
+            Self::Person { user, handle, .. } => {
+                let id = sanitize(&user.id, 20);
                 let room = 64 - "opsbot-".len() - 1 - id.len();
                 match handle
                     .as_deref()
@@ -82,22 +80,25 @@ impl Principal {
         }
     }
 
-    /// `SourceIdentity`: the person's email when STS accepts it as is, else their Slack id;
-    /// `schedule-<name>` for schedules. Never altered in a way that could collide.
+    /// `SourceIdentity`: the person's email when STS accepts it as is, else
+    /// `<platform>-<user id>`; `schedule-<name>` for schedules. Never altered in a way that
+    /// could collide.
     pub fn source_identity(&self) -> String {
         match self {
-            Self::Person {
-                slack_id, email, ..
-            } => match email {
+            Self::Person { user, email, .. } => match email {
                 Some(e) if valid(e) => e.clone(),
-                _ => format!("slack-{}", sanitize(slack_id, 58)),
+                _ => {
+                    let prefix = user.platform.as_str();
+                    format!("{prefix}-{}", sanitize(&user.id, 63 - prefix.len()))
+                }
             },
             Self::Schedule { name } => format!("schedule-{}", sanitize(name, 55)),
             Self::Check => "opsbot-check".into(),
         }
     }
 
-    /// Session tags (`slack-user-id`, `slack-team-id`, `opsbot-principal`), plus `opsbot-version`.
+    /// Session tags (`<platform>-user-id`, `<platform>-team-id`, `opsbot-schedule`,
+    /// `opsbot-principal`), plus `opsbot-version`.
     pub fn tags(&self) -> Vec<(String, String)> {
         let tag_value = |s: &str| {
             s.chars()
@@ -110,10 +111,11 @@ impl Principal {
             env!("CARGO_PKG_VERSION").to_string(),
         )];
         match self {
-            Self::Person { slack_id, team, .. } => {
-                tags.push(("slack-user-id".into(), tag_value(slack_id)));
-                if let Some(t) = team {
-                    tags.push(("slack-team-id".into(), tag_value(t)));
+            Self::Person { user, .. } => {
+                let p = user.platform.as_str();
+                tags.push((format!("{p}-user-id"), tag_value(&user.id)));
+                if let Some(t) = &user.team {
+                    tags.push((format!("{p}-team-id"), tag_value(t)));
                 }
             }
             Self::Schedule { name } => tags.push(("opsbot-schedule".into(), tag_value(name))),
@@ -127,12 +129,17 @@ impl Principal {
 mod tests {
     use super::*;
 
+    use crate::core::inbound::Platform;
+
     fn person(id: &str, handle: Option<&str>, email: Option<&str>) -> Principal {
         Principal::Person {
-            slack_id: id.into(),
+            user: ChatUser {
+                platform: Platform::Slack,
+                id: id.into(),
+                team: Some("T1".into()),
+            },
             handle: handle.map(Into::into),
             email: email.map(Into::into),
-            team: Some("T1".into()),
         }
     }
 
@@ -191,6 +198,12 @@ mod tests {
             "slack-U1A"
         );
         assert_eq!(person("U1A", None, None).source_identity(), "slack-U1A");
+        let terminal = Principal::Person {
+            user: ChatUser::new(Platform::Terminal, "ops runner"),
+            handle: None,
+            email: None,
+        };
+        assert_eq!(terminal.source_identity(), "terminal-ops-runner");
         assert_eq!(
             Principal::Schedule {
                 name: "weekly".into()

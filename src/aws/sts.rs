@@ -1,6 +1,6 @@
 //! STS AssumeRole behind a trait: the SDK implementation and the typed errors users see.
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use async_trait::async_trait;
 use std::time::{Duration, SystemTime};
 

@@ -1,86 +1,39 @@
-//! Chat front doors and the reply path.
+//! Chat front doors and the reply path, around the neutral core.
 //!
-//! Transport-neutral types live here: a [`Question`] someone asked, where the answer goes
-//! ([`ThreadRef`]), and the [`ChatSink`] seam the bot writes through. `slack/` holds the Slack
-//! implementation of both directions; Teams will sit beside it.
+//! Each platform is an adapter: it turns what it receives into a
+//! [`crate::core::inbound::Inbound`] and renders the core's [`Answer`]s through its
+//! [`ChatSink`]. `slack/` is Slack (HTTP and Socket Mode), [`terminal`] is `opsbot ask`;
+//! Teams will sit beside them.
 
 pub mod slack;
+pub mod terminal;
 
+use crate::core::answer::{Answer, Target};
+use crate::core::inbound::{Place, Platform, ThreadKey};
 use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-/// A message in a conversation: channel id plus the message's `ts`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct MessageRef {
-    /// Channel (or DM) id.
-    pub channel: String,
-    /// The message's timestamp id.
-    pub ts: String,
-}
-
-/// Where a threaded reply goes: the channel and the thread's root `ts`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ThreadRef {
-    /// Channel (or DM) id.
-    pub channel: String,
-    /// Root message of the thread.
-    pub thread_ts: String,
-}
-
-/// Someone asking the bot something in a conversation.
+/// The message someone asked with, for progress signals.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Question {
-    /// Slack user id of the person asking.
-    pub user: String,
-    /// Slack team (workspace) id, when the event carried one.
-    pub team: Option<String>,
-    /// The message that asked (progress signals attach here).
-    pub message: MessageRef,
-    /// The thread the answer belongs in.
-    pub thread: ThreadRef,
-    /// What they asked, with the bot mention removed.
-    pub text: String,
-    /// Asked in a direct message with the bot.
-    pub is_dm: bool,
+pub struct Asked {
+    /// Where.
+    pub place: Place,
+    /// The thread the answer goes to, if any.
+    pub thread: Option<ThreadKey>,
+    /// The asking message's id, if any.
+    pub message: Option<String>,
 }
 
-/// One message ready to send: fallback text plus Block Kit blocks (JSON values).
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutMessage {
-    /// Plain text used for notifications and clients without blocks.
-    pub text: String,
-    /// Block Kit blocks; may be empty.
-    pub blocks: Vec<serde_json::Value>,
-}
-
-/// A file to share into a thread (long answers).
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutFile {
-    /// File name shown in Slack, e.g. `answer.md`.
-    pub filename: String,
-    /// Title shown above the file.
-    pub title: String,
-    /// The content.
-    pub content: String,
-    /// Message posted with the file.
-    pub comment: String,
-}
-
-/// Who may see a reply sent through a slash command's `response_url`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Visibility {
-    /// Only the person who ran the command.
-    Ephemeral,
-    /// Everyone in the channel.
-    InChannel,
-}
-
-/// The bot's own identity in the workspace (`auth.test`).
+/// A change in what the bot shows while it works.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BotIdentity {
-    /// The bot's user id (its mentions look like `<@U...>`).
-    pub user_id: String,
-    /// Workspace id.
-    pub team_id: String,
+pub enum ProgressUpdate {
+    /// Work started.
+    Started,
+    /// What it is doing now, e.g. `Querying production, staging…`.
+    Status(String),
+    /// Work finished (the answer was sent or failed).
+    Done,
 }
 
 /// Why a chat call failed.
@@ -88,7 +41,7 @@ pub struct BotIdentity {
 pub enum ChatError {
     /// Still rate limited after the allowed retries.
     #[error(
-        "{method}: still rate limited after {retries} retries; Slack is busy, try again in a minute"
+        "{method}: still rate limited after {retries} retries; the platform is busy, try again in a minute"
     )]
     RateLimited {
         /// API method.
@@ -96,18 +49,18 @@ pub enum ChatError {
         /// Retries made.
         retries: u32,
     },
-    /// Slack answered `ok: false`.
+    /// The platform refused the call.
     #[error(
-        "{method}: Slack said {code:?}; check the app's scopes against manifests/slack-app.yaml"
+        "{method}: the platform said {code:?}; check the app's scopes against its manifest in manifests/"
     )]
     Api {
         /// API method.
         method: &'static str,
-        /// Slack's error code, e.g. `channel_not_found`.
+        /// The platform's error code, e.g. `channel_not_found`.
         code: String,
     },
     /// The request did not complete (network, TLS, bad response).
-    #[error("{method}: {detail}; check slack.api_url and the network")]
+    #[error("{method}: {detail}; check the API URL setting and the network")]
     Transport {
         /// API method.
         method: &'static str,
@@ -120,34 +73,37 @@ impl ChatError {
     /// Short label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::RateLimited { .. } => "slack_rate_limited",
-            Self::Api { .. } => "slack_api",
-            Self::Transport { .. } => "slack_transport",
+            Self::RateLimited { .. } => "chat_rate_limited",
+            Self::Api { .. } => "chat_api",
+            Self::Transport { .. } => "chat_transport",
         }
     }
 }
 
-/// Everything the bot sends to a chat platform. Real: [`slack::client::SlackSink`].
+/// Everything the core sends to one platform. Real: [`slack::client::SlackSink`],
+/// [`terminal::TerminalSink`].
 #[async_trait]
 pub trait ChatSink: Send + Sync + 'static {
-    /// Posts `message` into `thread`; returns the new message's `ts`.
-    async fn post(&self, thread: &ThreadRef, message: &OutMessage) -> Result<String, ChatError>;
-    /// Sends `message` to a slash command's `response_url`.
-    async fn respond(
-        &self,
-        response_url: &str,
-        message: &OutMessage,
-        visibility: Visibility,
-    ) -> Result<(), ChatError>;
-    /// Uploads `file` into `thread`.
-    async fn upload(&self, thread: &ThreadRef, file: &OutFile) -> Result<(), ChatError>;
-    /// Shows (`on`) or clears the "working on it" signal on the asking message.
-    async fn progress(
-        &self,
-        at: &MessageRef,
-        thread: &ThreadRef,
-        on: bool,
-    ) -> Result<(), ChatError>;
-    /// Who the bot is (`auth.test`); proves the token works.
-    async fn identity(&self) -> Result<BotIdentity, ChatError>;
+    /// Renders `answer` for the platform and delivers it to `target` (several messages or a
+    /// file when it is long); returns the id of the first message posted, if any.
+    async fn send(&self, target: &Target, answer: &Answer) -> Result<Option<String>, ChatError>;
+    /// Shows, updates or clears the "working on it" signal.
+    async fn progress(&self, asked: &Asked, update: ProgressUpdate) -> Result<(), ChatError>;
+}
+
+/// One sink per platform.
+#[derive(Clone, Default)]
+pub struct Sinks(HashMap<Platform, Arc<dyn ChatSink>>);
+
+impl Sinks {
+    /// Adds (or replaces) the sink for `platform`.
+    pub fn with(mut self, platform: Platform, sink: Arc<dyn ChatSink>) -> Self {
+        self.0.insert(platform, sink);
+        self
+    }
+
+    /// The sink for `platform`.
+    pub fn get(&self, platform: Platform) -> Option<&Arc<dyn ChatSink>> {
+        self.0.get(&platform)
+    }
 }

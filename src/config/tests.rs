@@ -1,4 +1,5 @@
 use super::*;
+use crate::chat::slack::settings::{ENV_API_URL, ENV_APP_TOKEN, ENV_BOT_TOKEN, ENV_SIGNING_SECRET};
 
 fn env_with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
     move |k| {
@@ -68,4 +69,49 @@ fn secrets_never_print() {
 fn wrong_type_is_a_problem_not_a_panic() {
     let e = parse("[server]\ndrain_seconds = \"ten\"\n", SECRETS).unwrap_err();
     assert_eq!(e[0].key, "server.drain_seconds", "{e:?}");
+}
+
+#[test]
+fn a_bad_enum_value_does_not_hide_other_problems() {
+    let e = parse(
+        "[slack]\nmode = \"carrier-pigeon\"\nprogres = \"none\"\n[server]\nlisten = \"nowhere\"\n[accounts]\nfile = \"missing-accounts.toml\"\n",
+        SECRETS,
+    )
+    .unwrap_err();
+    let all: String = e
+        .iter()
+        .map(|p| format!("{}: {}\n", p.key, p.message))
+        .collect();
+    for needle in [
+        "slack.mode: \"carrier-pigeon\" is not one of \"http\" or \"socket\"",
+        "slack.progres: unknown key",
+        "server.listen: \"nowhere\" is not an address",
+        "missing-accounts.toml",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+}
+
+#[test]
+fn a_type_error_in_one_section_leaves_the_others_checked() {
+    let e = parse(
+        "[work]\nmax_concurrent = \"lots\"\n[server]\nlisten = \"nowhere\"\n[identity]\nproviders = [\"carrier-pigeon\"]\n",
+        SECRETS,
+    )
+    .unwrap_err();
+    let keys: Vec<&str> = e.iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"work.max_concurrent"), "{keys:?}");
+    assert!(keys.contains(&"server.listen"), "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.starts_with("identity.providers")),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn terminal_commands_need_no_slack_secrets() {
+    let vars: &'static [(&str, &str)] = &[];
+    let c = Config::parse_for("", Path::new("t.toml"), &env_with(vars), Needs::Optional).unwrap();
+    assert!(!c.slack.has_token());
+    assert!(c.summary().contains("secrets:        none"));
 }

@@ -7,7 +7,8 @@
 //! `@odata.nextLink`; 429/503 honour `Retry-After`. Groups are named by display name or id.
 
 use super::{GroupDirectory, IdentityError, Person};
-use crate::config::Secret;
+use crate::retry::{Attempt, RetryPolicy};
+use crate::secret::Secret;
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::time::Duration;
@@ -15,6 +16,13 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 const PROVIDER: &str = "Microsoft Entra ID";
+
+/// Graph throttling: honour `Retry-After`, twice at most, never more than 10 s at a time.
+const RETRY: RetryPolicy = RetryPolicy {
+    max_retries: 2,
+    base: Duration::from_secs(1),
+    max_wait: Duration::from_secs(10),
+};
 
 /// How Entra groups are named in the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -90,10 +98,10 @@ impl Entra {
 
     async fn token(&self) -> Result<Secret, IdentityError> {
         let mut slot = self.token.lock().await;
-        if let Some((t, until)) = slot.as_ref() {
-            if Instant::now() < *until {
-                return Ok(t.clone());
-            }
+        if let Some((t, until)) = slot.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(t.clone());
         }
         let s = &self.settings;
         let url = format!(
@@ -147,31 +155,25 @@ impl GroupDirectory for Entra {
             super::okta::urlencode(upn)
         );
         let mut out = Vec::new();
-        let mut retries = 0;
         for _ in 0..200 {
-            let res = self
-                .http
-                .get(&url)
-                .bearer_auth(token.expose())
-                .send()
-                .await
-                .map_err(|e| fail(format!("request failed: {e}")))?;
+            let res = crate::retry::run(RETRY, "graph transitiveMemberOf", || async {
+                let res = match self.http.get(&url).bearer_auth(token.expose()).send().await {
+                    Ok(r) => r,
+                    Err(e) => return Attempt::Done(Err(fail(format!("request failed: {e}")))),
+                };
+                let status = res.status();
+                if status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                    || status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+                {
+                    return Attempt::Retry {
+                        after: crate::retry::retry_after(res.headers()),
+                        error: fail(format!("Graph answered HTTP {status} after retries")),
+                    };
+                }
+                Attempt::Done(Ok(res))
+            })
+            .await?;
             let status = res.status();
-            if (status == reqwest::StatusCode::TOO_MANY_REQUESTS
-                || status == reqwest::StatusCode::SERVICE_UNAVAILABLE)
-                && retries < 2
-            {
-                retries += 1;
-                let wait = res
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(1)
-                    .min(10);
-                tokio::time::sleep(Duration::from_secs(wait)).await;
-                continue;
-            }
             if status == reqwest::StatusCode::NOT_FOUND {
                 return Ok(Vec::new());
             }

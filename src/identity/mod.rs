@@ -1,6 +1,7 @@
-//! Identity: a Slack user becomes a [`Person`] (email, name) and a set of groups.
+//! Identity: a chat user becomes a [`Person`] (email, name, standing) and a set of groups.
 //!
-//! Profiles come from Slack (`users.info`). Groups are the union of every configured
+//! Each platform brings its own [`Profiles`] (Slack `users.info`; the terminal trusts the
+//! operator's `--as`). Groups are the union of every configured
 //! [`GroupDirectory`] (static file, Slack user groups, Okta, Microsoft Entra ID, IAM Identity
 //! Center), each cached for `identity.cache_ttl_seconds`. If any provider fails the whole
 //! lookup fails closed: never an empty or partial (possibly narrower or wider) grant.
@@ -13,21 +14,51 @@ pub mod slack;
 pub mod static_file;
 
 use crate::cache::TtlCache;
+use crate::core::inbound::{ChatUser, Platform};
 use async_trait::async_trait;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Whether a person counts as a member of the workspace at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Standing {
+    /// A full member.
+    Member,
+    /// A guest (Slack multi- or single-channel guest, Teams guest): only grants that allow
+    /// guests apply.
+    Guest,
+    /// Deactivated: refused always, whatever groups still list them.
+    Deactivated,
+}
 
 /// A person as opsbot knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
-    /// Slack user id.
-    pub slack_id: String,
-    /// Email from the Slack profile (needs `users:read.email`).
+    /// Who, on which platform.
+    pub user: ChatUser,
+    /// Email from the platform profile (Slack needs `users:read.email`).
     pub email: Option<String>,
-    /// Slack handle.
+    /// Handle (Slack `name`), for readable session names.
     pub handle: Option<String>,
     /// Display or real name.
     pub display_name: Option<String>,
+    /// Member, guest or deactivated.
+    pub standing: Standing,
+}
+
+impl Person {
+    /// A member known only by `user` and `email`.
+    pub fn member(user: ChatUser, email: Option<String>) -> Self {
+        Self {
+            user,
+            email,
+            handle: None,
+            display_name: None,
+            standing: Standing::Member,
+        }
+    }
 }
 
 /// A person with their groups.
@@ -50,8 +81,8 @@ pub enum IdentityError {
         /// What went wrong (for logs; not shown to users).
         detail: String,
     },
-    /// The Slack profile could not be read.
-    #[error("couldn't read your Slack profile")]
+    /// The person's profile could not be read.
+    #[error("couldn't read your profile")]
     Profile {
         /// What went wrong (for logs).
         detail: String,
@@ -68,11 +99,23 @@ impl IdentityError {
     }
 }
 
-/// Looks up Slack profiles. Real: [`slack::SlackDirectory`].
+/// Looks up people on one platform. Real: [`slack::SlackDirectory`], [`TrustedProfiles`].
 #[async_trait]
 pub trait Profiles: Send + Sync {
-    /// The person behind a Slack user id.
-    async fn person(&self, slack_id: &str) -> Result<Person, IdentityError>;
+    /// The person behind `user`.
+    async fn person(&self, user: &ChatUser) -> Result<Person, IdentityError>;
+}
+
+/// Profiles for front doors whose operator is trusted to say who they act for (the terminal):
+/// the user id is taken as the email when it looks like one.
+pub struct TrustedProfiles;
+
+#[async_trait]
+impl Profiles for TrustedProfiles {
+    async fn person(&self, user: &ChatUser) -> Result<Person, IdentityError> {
+        let email = user.id.contains('@').then(|| user.id.to_lowercase());
+        Ok(Person::member(user.clone(), email))
+    }
 }
 
 /// A source of group memberships.
@@ -86,16 +129,16 @@ pub trait GroupDirectory: Send + Sync {
 
 /// Profiles plus the union of group providers, with caching.
 pub struct Directory {
-    profiles: Arc<dyn Profiles>,
+    profiles: HashMap<Platform, Arc<dyn Profiles>>,
     providers: Vec<Arc<dyn GroupDirectory>>,
     person_cache: TtlCache<Person>,
     group_caches: Vec<TtlCache<Vec<String>>>,
 }
 
 impl Directory {
-    /// A directory over `profiles` and `providers`, caching answers for `ttl`.
+    /// A directory over per-platform `profiles` and `providers`, caching answers for `ttl`.
     pub fn new(
-        profiles: Arc<dyn Profiles>,
+        profiles: HashMap<Platform, Arc<dyn Profiles>>,
         providers: Vec<Arc<dyn GroupDirectory>>,
         ttl: Duration,
     ) -> Self {
@@ -117,12 +160,19 @@ impl Directory {
     }
 
     /// The person and all their groups; any provider failure fails the whole lookup.
-    pub async fn identify(&self, slack_id: &str) -> Result<Identity, IdentityError> {
-        let person = match self.person_cache.get(slack_id) {
+    pub async fn identify(&self, user: &ChatUser) -> Result<Identity, IdentityError> {
+        let key = user.key();
+        let person = match self.person_cache.get(&key) {
             Some(p) => p,
             None => {
-                let p = self.profiles.person(slack_id).await?;
-                self.person_cache.insert(slack_id, p.clone());
+                let profiles =
+                    self.profiles
+                        .get(&user.platform)
+                        .ok_or_else(|| IdentityError::Profile {
+                            detail: format!("no profile source for {} users", user.platform),
+                        })?;
+                let p = profiles.person(user).await?;
+                self.person_cache.insert(&key, p.clone());
                 p
             }
         };
@@ -131,13 +181,13 @@ impl Directory {
             .iter()
             .zip(&self.group_caches)
             .map(|(provider, cache)| {
-                let person = &person;
+                let (person, key) = (&person, &key);
                 async move {
-                    if let Some(g) = cache.get(&person.slack_id) {
+                    if let Some(g) = cache.get(key) {
                         return Ok(g);
                     }
                     let g = provider.groups(person).await?;
-                    cache.insert(&person.slack_id, g.clone());
+                    cache.insert(key, g.clone());
                     Ok::<_, IdentityError>(g)
                 }
             });
@@ -159,7 +209,7 @@ mod tests {
     struct Fixed(Person);
     #[async_trait]
     impl Profiles for Fixed {
-        async fn person(&self, _: &str) -> Result<Person, IdentityError> {
+        async fn person(&self, _: &ChatUser) -> Result<Person, IdentityError> {
             Ok(self.0.clone())
         }
     }
@@ -187,13 +237,19 @@ mod tests {
         }
     }
 
+    fn user() -> ChatUser {
+        ChatUser::new(Platform::Slack, "U1")
+    }
+
     fn person() -> Person {
-        Person {
-            slack_id: "U1".into(),
-            email: Some("ana@example.com".into()),
-            handle: None,
-            display_name: None,
-        }
+        Person::member(user(), Some("ana@example.com".into()))
+    }
+
+    fn profiles() -> HashMap<Platform, Arc<dyn Profiles>> {
+        HashMap::from([(
+            Platform::Slack,
+            Arc::new(Fixed(person())) as Arc<dyn Profiles>,
+        )])
     }
 
     fn counting(groups: &[&str], fail: bool) -> Arc<Counting> {
@@ -209,15 +265,15 @@ mod tests {
         let a = counting(&["b", "a"], false);
         let b = counting(&["a", "c"], false);
         let d = Directory::new(
-            Arc::new(Fixed(person())),
+            profiles(),
             vec![a.clone(), b.clone()],
             Duration::from_secs(300),
         );
-        assert_eq!(d.identify("U1").await.unwrap().groups, ["a", "b", "c"]);
-        d.identify("U1").await.unwrap();
+        assert_eq!(d.identify(&user()).await.unwrap().groups, ["a", "b", "c"]);
+        d.identify(&user()).await.unwrap();
         assert_eq!(a.calls.load(Ordering::SeqCst), 1, "cached");
         tokio::time::advance(Duration::from_secs(301)).await;
-        d.identify("U1").await.unwrap();
+        d.identify(&user()).await.unwrap();
         assert_eq!(a.calls.load(Ordering::SeqCst), 2, "expired and asked again");
     }
 
@@ -225,14 +281,30 @@ mod tests {
     async fn one_failing_provider_fails_closed_and_is_not_cached() {
         let ok = counting(&["admins"], false);
         let bad = counting(&[], true);
-        let d = Directory::new(
-            Arc::new(Fixed(person())),
-            vec![ok, bad.clone()],
-            Duration::from_secs(300),
-        );
-        let e = d.identify("U1").await.unwrap_err();
+        let d = Directory::new(profiles(), vec![ok, bad.clone()], Duration::from_secs(300));
+        let e = d.identify(&user()).await.unwrap_err();
         assert_eq!(e.to_string(), "couldn't read your groups from Okta");
-        d.identify("U1").await.unwrap_err();
+        d.identify(&user()).await.unwrap_err();
         assert_eq!(bad.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_platform_without_profiles_fails_closed() {
+        let d = Directory::new(profiles(), vec![], Duration::from_secs(300));
+        let teams = ChatUser::new(Platform::Teams, "x");
+        assert!(matches!(
+            d.identify(&teams).await,
+            Err(IdentityError::Profile { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn trusted_profiles_take_an_email_as_given() {
+        let p = TrustedProfiles
+            .person(&ChatUser::new(Platform::Terminal, "Ana@Example.com"))
+            .await
+            .unwrap();
+        assert_eq!(p.email.as_deref(), Some("ana@example.com"));
+        assert_eq!(p.standing, Standing::Member);
     }
 }

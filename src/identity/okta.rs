@@ -4,7 +4,8 @@
 //! (bounded) and retries. The login is the person's email. Group names are `profile.name`.
 
 use super::{GroupDirectory, IdentityError, Person};
-use crate::config::Secret;
+use crate::retry::{Attempt, RetryPolicy};
+use crate::secret::Secret;
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::time::Duration;
@@ -16,7 +17,7 @@ pub struct Okta {
     http: reqwest::Client,
     base: String,
     token: Secret,
-    max_retries: u32,
+    retry: RetryPolicy,
 }
 
 #[derive(Deserialize)]
@@ -64,36 +65,49 @@ impl Okta {
             http,
             base: base.trim_end_matches('/').to_string(),
             token,
-            max_retries: 2,
+            retry: RetryPolicy {
+                max_retries: 2,
+                base: Duration::from_secs(1),
+                max_wait: Duration::from_secs(10),
+            },
         }
     }
 
     async fn get(&self, url: &str) -> Result<reqwest::Response, IdentityError> {
-        let mut attempt = 0;
-        loop {
-            let res = self
+        crate::retry::run(self.retry, "okta groups", || async {
+            let res = match self
                 .http
                 .get(url)
                 .header("Authorization", format!("SSWS {}", self.token.expose()))
                 .header("Accept", "application/json")
                 .send()
                 .await
-                .map_err(|e| fail(format!("request failed: {e}")))?;
-            if res.status() != reqwest::StatusCode::TOO_MANY_REQUESTS || attempt >= self.max_retries
             {
-                return Ok(res);
+                Ok(r) => r,
+                Err(e) => return Attempt::Done(Err(fail(format!("request failed: {e}")))),
+            };
+            if res.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Attempt::Done(Ok(res));
             }
-            attempt += 1;
-            let reset = res
+            // Okta says when the window resets (X-Rate-Limit-Reset, Unix seconds).
+            let after = res
                 .headers()
                 .get("x-rate-limit-reset")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<i64>().ok());
-            let now = crate::chat::slack::verify::unix_now();
-            let wait = reset.map_or(1, |r| (r - now).clamp(1, 10)) as u64;
-            tracing::info!(wait_secs = wait, "Okta rate limited; retrying");
-            tokio::time::sleep(Duration::from_secs(wait)).await;
-        }
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(|reset| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_secs();
+                    Duration::from_secs(reset.saturating_sub(now).max(1))
+                });
+            Attempt::Retry {
+                after,
+                error: fail("still rate limited (HTTP 429) after retries"),
+            }
+        })
+        .await
     }
 }
 

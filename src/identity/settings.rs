@@ -1,13 +1,14 @@
 //! The `[identity]` section of opsbot.toml: which group providers to use and how to reach them.
 //! Secrets come from the environment (`OKTA_API_TOKEN`, `ENTRA_CLIENT_SECRET`).
 
+use super::GroupDirectory;
 use super::entra::{Entra, EntraSettings, GroupName};
 use super::identity_center::IdentityCenter;
 use super::okta::Okta;
 use super::slack::{SlackDirectory, SlackUserGroups};
 use super::static_file::StaticGroups;
-use super::{Directory, GroupDirectory};
-use crate::config::{Problem, Secret};
+use crate::problem::Problem;
+use crate::secret::Secret;
 use serde::Deserialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ pub const ENV_ENTRA_SECRET: &str = "ENTRA_CLIENT_SECRET";
 /// A provider name in `identity.providers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum ProviderKind {
     /// `identity.static_file`.
     Static,
     /// Slack user groups.
@@ -39,7 +40,7 @@ pub enum Kind {
 #[serde(default)]
 pub struct RawSettings {
     /// Providers whose groups are combined (union).
-    pub providers: Vec<Kind>,
+    pub providers: Vec<ProviderKind>,
     /// How long answers are cached, seconds (default 300).
     pub cache_ttl_seconds: Option<u64>,
     /// Where people should ask for help, shown in refusals (default `your platform team`).
@@ -143,15 +144,15 @@ impl RawSettings {
         };
         for kind in &self.providers {
             match kind {
-                Kind::Static => match &self.static_file {
+                ProviderKind::Static => match &self.static_file {
                     None => push("identity.static_file", "the static provider needs a groups file, e.g. \"accounts/groups.toml\"".into()),
                     Some(f) => match StaticGroups::load(&base.join(f), f) {
                         Ok(g) => providers.push(ProviderConfig::Static(g)),
                         Err(p) => p.into_iter().for_each(|p| push(&p.key, p.message)),
                     },
                 },
-                Kind::SlackUsergroups => providers.push(ProviderConfig::SlackUsergroups),
-                Kind::Okta => {
+                ProviderKind::SlackUsergroups => providers.push(ProviderConfig::SlackUsergroups),
+                ProviderKind::Okta => {
                     let url = self.okta.as_ref().map(|o| o.url.clone()).unwrap_or_default();
                     if !url_ok(&url) {
                         push("identity.okta.url", format!("{url:?} is not a URL; use your org URL like https://example.okta.com"));
@@ -161,7 +162,7 @@ impl RawSettings {
                         None => push(ENV_OKTA_TOKEN, "not set; create a read-only API token in Okta Admin > Security > API > Tokens".into()),
                     }
                 }
-                Kind::Entra => {
+                ProviderKind::Entra => {
                     let Some(e) = &self.entra else {
                         push("identity.entra", "the entra provider needs tenant_id and client_id".into());
                         continue;
@@ -188,7 +189,7 @@ impl RawSettings {
                         None => push(ENV_ENTRA_SECRET, "not set; create a client secret for the app registration (Certificates & secrets)".into()),
                     }
                 }
-                Kind::IdentityCenter => match &self.identity_center {
+                ProviderKind::IdentityCenter => match &self.identity_center {
                     Some(ic) if ic.identity_store_id.starts_with("d-") && !ic.region.is_empty() => {
                         providers.push(ProviderConfig::IdentityCenter { store_id: ic.identity_store_id.clone(), region: ic.region.clone() })
                     }
@@ -207,8 +208,12 @@ impl RawSettings {
 }
 
 impl IdentityConfig {
-    /// Builds the directory: Slack profiles plus every provider.
-    pub async fn build(&self, slack: SlackDirectory, http: reqwest::Client) -> Directory {
+    /// Builds every configured group provider (Slack user groups through `slack`).
+    pub async fn build(
+        &self,
+        slack: SlackDirectory,
+        http: reqwest::Client,
+    ) -> Vec<Arc<dyn GroupDirectory>> {
         let mut providers: Vec<Arc<dyn GroupDirectory>> = Vec::new();
         for p in &self.providers {
             providers.push(match p {
@@ -225,7 +230,7 @@ impl IdentityConfig {
                 ),
             });
         }
-        Directory::new(Arc::new(slack), providers, self.ttl)
+        providers
     }
 
     /// Provider names, for `opsbot check`.

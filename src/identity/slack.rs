@@ -3,9 +3,11 @@
 //! `include_users=true`, scope `usergroups:read`). Many teams sync user groups from their IdP
 //! with SCIM, so this needs no credentials beyond the bot token.
 
-use super::{GroupDirectory, IdentityError, Person, Profiles};
+use super::{GroupDirectory, IdentityError, Person, Profiles, Standing};
 use crate::cache::TtlCache;
-use crate::chat::slack::client::{Connector, with_retries};
+use crate::chat::slack::client::{Connector, slack_call};
+use crate::core::inbound::{ChatUser, Platform};
+use crate::retry::RetryPolicy;
 use async_trait::async_trait;
 use slack_morphism::prelude::*;
 use std::sync::Arc;
@@ -16,7 +18,42 @@ use std::time::Duration;
 pub struct SlackDirectory {
     client: Arc<SlackClient<Connector>>,
     token: SlackApiToken,
-    retries: (u32, Duration),
+    retry: RetryPolicy,
+}
+
+/// A Slack user's standing: deactivated (`deleted`), guest (`is_restricted` multi-channel,
+/// `is_ultra_restricted` single-channel) or member.
+pub fn standing(user: &SlackUser) -> Standing {
+    if user.deleted == Some(true) {
+        Standing::Deactivated
+    } else if user.flags.is_restricted == Some(true) || user.flags.is_ultra_restricted == Some(true)
+    {
+        Standing::Guest
+    } else {
+        Standing::Member
+    }
+}
+
+fn to_person(user: &SlackUser, team: Option<String>) -> Person {
+    let profile = user.profile.as_ref();
+    Person {
+        user: ChatUser {
+            platform: Platform::Slack,
+            id: user.id.to_string(),
+            team: team.or_else(|| user.team_id.as_ref().map(ToString::to_string)),
+        },
+        email: profile
+            .and_then(|p| p.email.as_ref())
+            .map(|e| e.0.to_lowercase()),
+        handle: user.name.clone(),
+        display_name: profile.and_then(|p| {
+            p.display_name
+                .clone()
+                .filter(|d| !d.is_empty())
+                .or(p.real_name.clone())
+        }),
+        standing: standing(user),
+    }
 }
 
 impl SlackDirectory {
@@ -24,41 +61,48 @@ impl SlackDirectory {
     pub fn new(
         client: Arc<SlackClient<Connector>>,
         token: SlackApiToken,
-        retries: (u32, Duration),
+        retry: RetryPolicy,
     ) -> Self {
         Self {
             client,
             token,
-            retries,
+            retry,
+        }
+    }
+
+    /// The Slack user with this email (`users.lookupByEmail`), for the terminal's `--as`.
+    /// `Ok(None)` when Slack knows no such user.
+    pub async fn lookup_by_email(&self, email: &str) -> Result<Option<ChatUser>, IdentityError> {
+        let req = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.to_string()));
+        match slack_call(self.retry, "users.lookupByEmail", || async {
+            self.client
+                .open_session(&self.token)
+                .users_lookup_by_email(&req)
+                .await
+        })
+        .await
+        {
+            Ok(res) => Ok(Some(to_person(&res.user, None).user)),
+            Err(crate::chat::ChatError::Api { code, .. }) if code == "users_not_found" => Ok(None),
+            Err(e) => Err(IdentityError::Profile {
+                detail: e.to_string(),
+            }),
         }
     }
 }
 
 #[async_trait]
 impl Profiles for SlackDirectory {
-    async fn person(&self, slack_id: &str) -> Result<Person, IdentityError> {
-        let req = SlackApiUsersInfoRequest::new(slack_id.to_string().into());
-        let res = with_retries(self.retries.0, self.retries.1, "users.info", || async {
+    async fn person(&self, user: &ChatUser) -> Result<Person, IdentityError> {
+        let req = SlackApiUsersInfoRequest::new(user.id.clone().into());
+        let res = slack_call(self.retry, "users.info", || async {
             self.client.open_session(&self.token).users_info(&req).await
         })
         .await
         .map_err(|e| IdentityError::Profile {
             detail: e.to_string(),
         })?;
-        let profile = res.user.profile.as_ref();
-        Ok(Person {
-            slack_id: slack_id.to_string(),
-            email: profile
-                .and_then(|p| p.email.as_ref())
-                .map(|e| e.0.to_lowercase()),
-            handle: res.user.name.clone(),
-            display_name: profile.and_then(|p| {
-                p.display_name
-                    .clone()
-                    .filter(|d| !d.is_empty())
-                    .or(p.real_name.clone())
-            }),
-        })
+        Ok(to_person(&res.user, user.team.clone()))
     }
 }
 
@@ -86,18 +130,13 @@ impl SlackUserGroups {
             return Ok(s);
         }
         let req = SlackApiUserGroupsListRequest::new().with_include_users(true);
-        let res = with_retries(
-            self.slack.retries.0,
-            self.slack.retries.1,
-            "usergroups.list",
-            || async {
-                self.slack
-                    .client
-                    .open_session(&self.slack.token)
-                    .usergroups_list(&req)
-                    .await
-            },
-        )
+        let res = slack_call(self.slack.retry, "usergroups.list", || async {
+            self.slack
+                .client
+                .open_session(&self.slack.token)
+                .usergroups_list(&req)
+                .await
+        })
         .await
         .map_err(|e| IdentityError::Provider {
             provider: "Slack user groups",
@@ -131,11 +170,56 @@ impl GroupDirectory for SlackUserGroups {
     }
 
     async fn groups(&self, person: &Person) -> Result<Vec<String>, IdentityError> {
+        if person.user.platform != Platform::Slack {
+            return Ok(Vec::new());
+        }
         let all = self.list().await?;
         Ok(all
             .iter()
-            .filter(|(_, users)| users.contains(&person.slack_id))
+            .filter(|(_, users)| users.contains(&person.user.id))
             .map(|(handle, _)| handle.clone())
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(extra: serde_json::Value) -> SlackUser {
+        let mut v = serde_json::json!({"id": "U1", "team_id": "T1", "name": "ana",
+            "profile": {"email": "Ana@Example.com", "display_name": "", "real_name": "Ana L"}});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn deactivated_and_guests_are_told_apart_from_members() {
+        let cases = [
+            (serde_json::json!({}), Standing::Member),
+            (
+                serde_json::json!({"deleted": false, "is_restricted": false}),
+                Standing::Member,
+            ),
+            (serde_json::json!({"deleted": true}), Standing::Deactivated),
+            (
+                serde_json::json!({"deleted": true, "is_restricted": true}),
+                Standing::Deactivated,
+            ),
+            (serde_json::json!({"is_restricted": true}), Standing::Guest),
+            (
+                serde_json::json!({"is_restricted": true, "is_ultra_restricted": true}),
+                Standing::Guest,
+            ),
+        ];
+        for (extra, want) in cases {
+            assert_eq!(standing(&user(extra.clone())), want, "{extra}");
+        }
+        let p = to_person(&user(serde_json::json!({})), None);
+        assert_eq!(p.email.as_deref(), Some("ana@example.com"));
+        assert_eq!(p.display_name.as_deref(), Some("Ana L"));
+        assert_eq!(p.user.team.as_deref(), Some("T1"));
     }
 }

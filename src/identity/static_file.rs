@@ -6,7 +6,8 @@
 //! ```
 
 use super::{GroupDirectory, IdentityError, Person};
-use crate::config::Problem;
+use crate::core::inbound::Platform;
+use crate::problem::Problem;
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -90,9 +91,10 @@ impl GroupDirectory for StaticGroups {
             .groups
             .iter()
             .filter(|(_, members)| {
-                members
-                    .iter()
-                    .any(|m| *m == person.slack_id || Some(m) == email.as_ref())
+                members.iter().any(|m| {
+                    (person.user.platform == Platform::Slack && *m == person.user.id)
+                        || Some(m) == email.as_ref()
+                })
             })
             .map(|(g, _)| g.clone())
             .collect())
@@ -102,24 +104,21 @@ impl GroupDirectory for StaticGroups {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::inbound::ChatUser;
 
     #[tokio::test]
     async fn matches_by_email_or_slack_id() {
         let s = StaticGroups::parse("[groups]\nadmins = [\"Ana@Example.com\"]\ndevs = [\"U0123ABCD\", \"bo@example.com\"]\n", "g").unwrap();
-        let ana = Person {
-            slack_id: "U0123ABCD".into(),
-            email: Some("ana@example.COM".into()),
-            handle: None,
-            display_name: None,
-        };
+        let slack = |id: &str| ChatUser::new(Platform::Slack, id);
+        let ana = Person::member(slack("U0123ABCD"), Some("ana@example.COM".into()));
         assert_eq!(s.groups(&ana).await.unwrap(), ["admins", "devs"]);
-        let nobody = Person {
-            slack_id: "U9".into(),
-            email: None,
-            handle: None,
-            display_name: None,
-        };
+        let nobody = Person::member(slack("U9"), None);
         assert!(s.groups(&nobody).await.unwrap().is_empty());
+        let teams_with_slack_id = Person::member(ChatUser::new(Platform::Teams, "U0123ABCD"), None);
+        assert!(
+            s.groups(&teams_with_slack_id).await.unwrap().is_empty(),
+            "a Slack id matches only Slack users"
+        );
         assert!(StaticGroups::parse("[groups]\nx = [\"bob\"]\n", "g").is_err());
         assert!(StaticGroups::parse("[group]\n", "g").is_err());
     }

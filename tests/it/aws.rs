@@ -75,11 +75,11 @@ async fn identity_center_groups_by_email() {
         .unwrap();
 
     let provider = IdentityCenter::new(ids, store);
-    let person = |email: &str| Person {
-        slack_id: "U1".into(),
-        email: Some(email.into()),
-        handle: None,
-        display_name: None,
+    let person = |email: &str| {
+        Person::member(
+            opsbot::core::inbound::ChatUser::new(opsbot::core::inbound::Platform::Slack, "U1"),
+            Some(email.into()),
+        )
     };
     let mut groups = provider.groups(&person("ana@example.com")).await.unwrap();
     groups.sort();

@@ -58,10 +58,13 @@ fn base() -> aws_sdk_sts::config::Credentials {
 
 fn person(id: &str, handle: &str) -> Principal {
     Principal::Person {
-        slack_id: id.into(),
+        user: opsbot::core::inbound::ChatUser {
+            platform: opsbot::core::inbound::Platform::Slack,
+            id: id.into(),
+            team: Some("T0TEST".into()),
+        },
         handle: Some(handle.into()),
         email: Some(format!("{handle}@example.com")),
-        team: Some("T0TEST".into()),
     }
 }
 

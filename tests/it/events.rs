@@ -325,9 +325,14 @@ async fn over_the_limit_the_user_gets_a_busy_reply_not_silence() {
 
 struct Long;
 #[async_trait::async_trait]
-impl opsbot::bot::Responder for Long {
-    async fn answer(&self, _q: &opsbot::chat::Question, _g: &opsbot::access::Grant) -> String {
-        "i-0abc  running  t3.micro\n".repeat(3000)
+impl opsbot::core::respond::Responder for Long {
+    async fn answer(
+        &self,
+        _r: opsbot::core::respond::AnswerRequest,
+    ) -> Result<opsbot::core::answer::Answer, opsbot::core::respond::AnswerError> {
+        Ok(opsbot::core::answer::Answer::text(
+            "i-0abc  running  t3.micro\n".repeat(3000),
+        ))
     }
 }
 

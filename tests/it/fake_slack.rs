@@ -130,10 +130,10 @@ impl FakeSlack {
 
     /// Queues a Socket Mode envelope; sent after `hello` to the next connection (or now).
     pub fn send_envelope(&self, envelope: Value) {
-        if let Some(tx) = self.socket_tx.lock().unwrap().as_ref() {
-            if tx.send(envelope.clone()).is_ok() {
-                return;
-            }
+        if let Some(tx) = self.socket_tx.lock().unwrap().as_ref()
+            && tx.send(envelope.clone()).is_ok()
+        {
+            return;
         }
         self.inner.lock().unwrap().envelopes.push_back(envelope);
     }
@@ -290,6 +290,23 @@ async fn api(
             json!({"ok": true, "channel": body.get("channel").cloned().unwrap_or(Value::Null), "ts": ts, "message": message})
         }
         "reactions.add" | "reactions.remove" | "assistant.threads.setStatus" => json!({"ok": true}),
+        "chat.postEphemeral" => json!({"ok": true, "message_ts": "1700000000.999999"}),
+        "users.lookupByEmail" => {
+            // Every @example.com address is a user whose id is the local part, upper-cased.
+            let email = body
+                .get("email")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string();
+            match email.strip_suffix("@example.com") {
+                Some(local) => {
+                    let id = local.to_uppercase();
+                    json!({"ok": true, "user": {"id": id, "team_id": TEAM, "name": format!("user-{local}"),
+                        "deleted": false, "profile": {"email": email, "display_name": format!("user{local}")}}})
+                }
+                None => json!({"ok": false, "error": "users_not_found"}),
+            }
+        }
         "files.getUploadURLExternal" => json!({"ok": true,
             "upload_url": format!("http://{}/upload/F0FILE1", fake.addr), "file_id": "F0FILE1"}),
         "files.completeUploadExternal" => json!({"ok": true, "files": [{"id": "F0FILE1",
@@ -301,8 +318,10 @@ async fn api(
                 .and_then(|v| v.as_str())
                 .unwrap_or("")
                 .to_string();
+            // Ids starting with UDEAD are deactivated, UGUEST multi-channel guests.
             json!({"ok": true, "user": {"id": id, "team_id": TEAM, "name": format!("user-{}", id.to_lowercase()),
-                "deleted": false, "real_name": format!("User {id}"), "tz": "Europe/Berlin", "tz_offset": 3600,
+                "deleted": id.starts_with("UDEAD"), "is_restricted": id.starts_with("UGUEST"),
+                "is_ultra_restricted": false, "real_name": format!("User {id}"), "tz": "Europe/Berlin", "tz_offset": 3600,
                 "is_admin": false, "is_owner": false, "is_bot": false, "is_app_user": false, "updated": 1700000000,
                 "profile": {"real_name": format!("User {id}"), "display_name": format!("user{}", id.to_lowercase()),
                     "email": format!("{}@example.com", id.to_lowercase()), "team": TEAM}}})

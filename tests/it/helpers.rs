@@ -2,10 +2,10 @@
 //! and build Slack payloads.
 
 use crate::fake_slack::{BOT_TOKEN, FakeSlack};
-use opsbot::app::App;
-use opsbot::bot::Responder;
+use opsbot::app::{App, AppBuilder};
 use opsbot::chat::slack::verify::{Verifier, unix_now};
 use opsbot::config::Config;
+use opsbot::core::respond::Responder;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -48,15 +48,31 @@ impl TestApp {
 
     /// Same, with a custom responder.
     pub async fn start_with(extra_toml: &str, responder: Option<Arc<dyn Responder>>) -> Self {
-        Self::boot(&fixtures_toml(), extra_toml, responder).await
+        Self::boot(&fixtures_toml(), extra_toml, move |b| match responder {
+            Some(r) => b.responder(r),
+            None => b,
+        })
+        .await
     }
 
     /// Starts with `sections` (e.g. `[accounts]`, `[identity]`) instead of the fixtures' ones.
     pub async fn start_raw(sections: &str) -> Self {
-        Self::boot(sections, "", None).await
+        Self::boot(sections, "", |b| b).await
     }
 
-    async fn boot(sections: &str, extra_toml: &str, responder: Option<Arc<dyn Responder>>) -> Self {
+    /// Starts with the fixtures and `extra_toml`, letting `wire` replace services (fakes).
+    pub async fn start_wired(
+        extra_toml: &str,
+        wire: impl FnOnce(AppBuilder) -> AppBuilder,
+    ) -> Self {
+        Self::boot(&fixtures_toml(), extra_toml, wire).await
+    }
+
+    async fn boot(
+        sections: &str,
+        extra_toml: &str,
+        wire: impl FnOnce(AppBuilder) -> AppBuilder,
+    ) -> Self {
         opsbot::install_crypto();
         let slack = FakeSlack::start().await;
         let toml = format!(
@@ -67,7 +83,7 @@ impl TestApp {
             Config::parse(&toml, Path::new("test.toml"), &test_env(&[])).expect("test config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = App::build(config, responder).await.unwrap();
+        let app = wire(App::builder(config)).build().await.unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let done = tokio::spawn(async move {
             app.run(listener, async move {
@@ -90,10 +106,10 @@ impl TestApp {
     /// Waits for `/readyz` (auth.test done).
     pub async fn wait_ready(&self) {
         for _ in 0..500 {
-            if let Ok(r) = self.http.get(self.url("/readyz")).send().await {
-                if r.status() == 200 {
-                    return;
-                }
+            if let Ok(r) = self.http.get(self.url("/readyz")).send().await
+                && r.status() == 200
+            {
+                return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }

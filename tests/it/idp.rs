@@ -8,12 +8,10 @@ use opsbot::identity::okta::Okta;
 use opsbot::identity::{GroupDirectory, IdentityError, Person};
 
 fn person(email: &str) -> Person {
-    Person {
-        slack_id: "U1".into(),
-        email: Some(email.into()),
-        handle: None,
-        display_name: None,
-    }
+    Person::member(
+        opsbot::core::inbound::ChatUser::new(opsbot::core::inbound::Platform::Slack, "U1"),
+        Some(email.into()),
+    )
 }
 
 const GROUPS: &[&str] = &["Everyone", "platform-admins", "oncall", "data", "finops"];

@@ -5,6 +5,7 @@ mod access;
 mod aws;
 mod binary;
 mod commands;
+mod core;
 mod credentials;
 mod events;
 mod fake_idp;

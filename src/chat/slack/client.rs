@@ -1,13 +1,17 @@
-//! [`SlackSink`]: the [`ChatSink`] over slack-morphism's Web API client.
+//! [`SlackSink`]: the core's [`ChatSink`] over slack-morphism's Web API client.
 //!
-//! Every call retries HTTP 429 after Slack's `Retry-After`, at most `max_retries` times and
-//! never waiting longer than `max_retry_wait`. The Web API base URL is configurable
-//! (`slack.api_url`) so tests and proxies can stand in for slack.com.
+//! Renders each [`Answer`] with [`super::render`] and delivers it where the [`Target`] says:
+//! a thread (`chat.postMessage` with `thread_ts`), a new top-level channel message, a slash
+//! command's `response_url` (ephemeral or in channel), or `chat.postEphemeral`. Files go up
+//! with `files.getUploadURLExternal` + `files.completeUploadExternal`. Every call retries HTTP
+//! 429 through [`crate::retry`] after Slack's `Retry-After`. The Web API base URL is
+//! configurable (`slack.api_url`) so tests and proxies can stand in for slack.com.
 
-use crate::chat::{
-    BotIdentity, ChatError, ChatSink, MessageRef, OutFile, OutMessage, ThreadRef, Visibility,
-};
-use crate::config::{Progress, SlackConfig};
+use super::render::{self, OutFile, OutMessage};
+use super::settings::{ProgressStyle, SlackSettings};
+use crate::chat::{Asked, ChatError, ChatSink, ProgressUpdate};
+use crate::core::answer::{Answer, Target};
+use crate::retry::{Attempt, RetryPolicy};
 use async_trait::async_trait;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -19,6 +23,15 @@ use std::time::Duration;
 
 /// The hyper connector type used for every Slack call.
 pub type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
+
+/// The bot's own identity in the workspace (`auth.test`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotIdentity {
+    /// The bot's user id (its mentions look like `<@U...>`).
+    pub user_id: String,
+    /// Workspace id.
+    pub team_id: String,
+}
 
 /// Builds the Slack HTTP connector: https only for slack.com, http allowed when the
 /// configured API URL is http (local fakes, proxies).
@@ -32,58 +45,10 @@ pub fn connector(api_url: &str) -> std::io::Result<Connector> {
     Ok(SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url))
 }
 
-/// Slack Web API implementation of [`ChatSink`].
-pub struct SlackSink {
-    client: Arc<SlackClient<Connector>>,
-    token: SlackApiToken,
-    progress: Progress,
-    reaction: String,
-    max_retries: u32,
-    max_wait: Duration,
-}
-
-impl SlackSink {
-    /// A sink for `config` (API URL, token, retry and progress settings).
-    pub fn new(config: &SlackConfig) -> std::io::Result<Self> {
-        Ok(Self {
-            client: Arc::new(SlackClient::new(connector(&config.api_url)?)),
-            token: SlackApiToken::new(config.bot_token.expose().into()),
-            progress: config.progress,
-            reaction: config.progress_reaction.clone(),
-            max_retries: config.max_retries,
-            max_wait: config.max_retry_wait,
-        })
-    }
-
-    /// The underlying client (Socket Mode shares it).
-    pub fn client(&self) -> Arc<SlackClient<Connector>> {
-        self.client.clone()
-    }
-
-    /// The bot token (for other Slack readers such as identity lookups).
-    pub fn token(&self) -> &SlackApiToken {
-        &self.token
-    }
-
-    /// Retry settings: (max retries after 429, longest wait).
-    pub fn retry_policy(&self) -> (u32, Duration) {
-        (self.max_retries, self.max_wait)
-    }
-
-    async fn call<T, F, Fut>(&self, method: &'static str, f: F) -> Result<T, ChatError>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = ClientResult<T>>,
-    {
-        with_retries(self.max_retries, self.max_wait, method, f).await
-    }
-}
-
-/// Runs a Slack call, retrying HTTP 429 after `Retry-After` (at most `max_retries` times,
-/// each wait capped at `max_wait`), and maps errors to [`ChatError`].
-pub async fn with_retries<T, F, Fut>(
-    max_retries: u32,
-    max_wait: Duration,
+/// Runs a Slack call through [`crate::retry::run`]: HTTP 429 is retried after `Retry-After`;
+/// other errors map to [`ChatError`] at once.
+pub async fn slack_call<T, F, Fut>(
+    policy: RetryPolicy,
     method: &'static str,
     f: F,
 ) -> Result<T, ChatError>
@@ -91,52 +56,45 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = ClientResult<T>>,
 {
-    let mut retries = 0;
-    loop {
+    let f = &f;
+    crate::retry::run(policy, method, move || async move {
         match f().await {
-            Ok(v) => return Ok(v),
-            Err(SlackClientError::RateLimitError(e)) => {
-                if retries >= max_retries {
-                    return Err(ChatError::RateLimited { method, retries });
-                }
-                retries += 1;
-                let wait = e
-                    .retry_after
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(max_wait);
-                tracing::info!(
+            Ok(v) => Attempt::Done(Ok(v)),
+            Err(SlackClientError::RateLimitError(e)) => Attempt::Retry {
+                after: e.retry_after,
+                error: ChatError::RateLimited {
                     method,
-                    retry = retries,
-                    wait_secs = wait.as_secs(),
-                    "slack rate limited; retrying"
-                );
-                tokio::time::sleep(wait).await;
-            }
-            Err(SlackClientError::ApiError(e)) => {
-                return Err(ChatError::Api {
-                    method,
-                    code: e.code,
-                });
-            }
-            Err(e) => {
-                return Err(ChatError::Transport {
-                    method,
-                    detail: transport_detail(&e),
-                });
-            }
+                    retries: policy.max_retries,
+                },
+            },
+            Err(SlackClientError::ApiError(e)) => Attempt::Done(Err(ChatError::Api {
+                method,
+                code: e.code,
+            })),
+            Err(e) => Attempt::Done(Err(ChatError::Transport {
+                method,
+                detail: transport_detail(&e),
+            })),
         }
-    }
+    })
+    .await
 }
 
 fn transport_detail(e: &SlackClientError) -> String {
     match e {
         SlackClientError::HttpError(h) => format!("HTTP {}", h.status_code),
-        other => {
-            // Error texts can echo response bodies; keep them short.
-            let s = other.to_string();
-            s.chars().take(200).collect()
-        }
+        // Error texts can echo response bodies; keep them short.
+        other => other.to_string().chars().take(200).collect(),
     }
+}
+
+/// Slack Web API implementation of [`ChatSink`].
+pub struct SlackSink {
+    client: Arc<SlackClient<Connector>>,
+    token: SlackApiToken,
+    progress: ProgressStyle,
+    reaction: String,
+    retry: RetryPolicy,
 }
 
 /// What a `response_url` accepts (Slack: "Handling user interaction").
@@ -163,12 +121,78 @@ fn content(message: &OutMessage) -> SlackMessageContent {
     }
 }
 
-#[async_trait]
-impl ChatSink for SlackSink {
-    async fn post(&self, thread: &ThreadRef, message: &OutMessage) -> Result<String, ChatError> {
-        let req =
-            SlackApiChatPostMessageRequest::new(thread.channel.clone().into(), content(message))
-                .with_thread_ts(thread.thread_ts.clone().into());
+/// Files can't be shared privately: say so, with the file's preview if it has one.
+fn private_notice(file: &OutFile) -> OutMessage {
+    let mut text = file.comment.clone().unwrap_or_default();
+    if !text.is_empty() {
+        text.push_str("\n\n");
+    }
+    text.push_str(&format!(
+        "_`{}` can't be shared privately here; ask me in a direct message to get it as a file._",
+        render::escape(&file.filename)
+    ));
+    render::message(&render::split_sections(&text, render::SECTION_MAX))
+}
+
+impl SlackSink {
+    /// A sink for `settings` (API URL, token, retry and progress settings).
+    pub fn new(settings: &SlackSettings) -> std::io::Result<Self> {
+        Ok(Self {
+            client: Arc::new(SlackClient::new(connector(&settings.api_url)?)),
+            token: SlackApiToken::new(settings.bot_token.expose().into()),
+            progress: settings.progress,
+            reaction: settings.progress_reaction.clone(),
+            retry: settings.retry,
+        })
+    }
+
+    /// The underlying client (Socket Mode and identity lookups share it).
+    pub fn client(&self) -> Arc<SlackClient<Connector>> {
+        self.client.clone()
+    }
+
+    /// The bot token (for other Slack readers such as identity lookups).
+    pub fn token(&self) -> &SlackApiToken {
+        &self.token
+    }
+
+    /// The retry policy for 429s.
+    pub fn retry(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    async fn call<T, F, Fut>(&self, method: &'static str, f: F) -> Result<T, ChatError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ClientResult<T>>,
+    {
+        slack_call(self.retry, method, f).await
+    }
+
+    /// Who the bot is (`auth.test`); proves the token works.
+    pub async fn identity(&self) -> Result<BotIdentity, ChatError> {
+        let res = self
+            .call("auth.test", || async {
+                self.client.open_session(&self.token).auth_test().await
+            })
+            .await?;
+        Ok(BotIdentity {
+            user_id: res.user_id.to_string(),
+            team_id: res.team_id.to_string(),
+        })
+    }
+
+    async fn post(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        message: &OutMessage,
+    ) -> Result<String, ChatError> {
+        let mut req =
+            SlackApiChatPostMessageRequest::new(channel.to_string().into(), content(message));
+        if let Some(ts) = thread_ts {
+            req = req.with_thread_ts(ts.to_string().into());
+        }
         let res = self
             .call("chat.postMessage", || async {
                 self.client
@@ -180,11 +204,36 @@ impl ChatSink for SlackSink {
         Ok(res.ts.to_string())
     }
 
+    async fn ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        thread_ts: Option<&str>,
+        message: &OutMessage,
+    ) -> Result<(), ChatError> {
+        let mut req = SlackApiChatPostEphemeralRequest::new(
+            channel.to_string().into(),
+            user.to_string().into(),
+            content(message),
+        );
+        if let Some(ts) = thread_ts {
+            req = req.with_thread_ts(ts.to_string().into());
+        }
+        self.call("chat.postEphemeral", || async {
+            self.client
+                .open_session(&self.token)
+                .chat_post_ephemeral(&req)
+                .await
+        })
+        .await?;
+        Ok(())
+    }
+
     async fn respond(
         &self,
         response_url: &str,
         message: &OutMessage,
-        visibility: Visibility,
+        in_channel: bool,
     ) -> Result<(), ChatError> {
         let url: url::Url = response_url.parse().map_err(|_| ChatError::Transport {
             method: "response_url",
@@ -193,9 +242,10 @@ impl ChatSink for SlackSink {
         let body = ResponseUrlBody {
             text: &message.text,
             blocks: &message.blocks,
-            response_type: match visibility {
-                Visibility::Ephemeral => "ephemeral",
-                Visibility::InChannel => "in_channel",
+            response_type: if in_channel {
+                "in_channel"
+            } else {
+                "ephemeral"
             },
             replace_original: false,
         };
@@ -217,7 +267,12 @@ impl ChatSink for SlackSink {
         Ok(())
     }
 
-    async fn upload(&self, thread: &ThreadRef, file: &OutFile) -> Result<(), ChatError> {
+    async fn upload(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        file: &OutFile,
+    ) -> Result<(), ChatError> {
         let get = SlackApiFilesGetUploadUrlExternalRequest::new(
             file.filename.clone(),
             file.content.len(),
@@ -233,7 +288,7 @@ impl ChatSink for SlackSink {
         let put = SlackApiFilesUploadViaUrlRequest::new(
             slot.upload_url.clone(),
             file.content.clone().into_bytes(),
-            "text/markdown".into(),
+            file.mime.into(),
         );
         self.call("files.upload(url)", || async {
             self.client
@@ -242,12 +297,16 @@ impl ChatSink for SlackSink {
                 .await
         })
         .await?;
-        let complete = SlackApiFilesCompleteUploadExternalRequest::new(vec![
+        let mut complete = SlackApiFilesCompleteUploadExternalRequest::new(vec![
             SlackApiFilesComplete::new(slot.file_id.clone()).with_title(file.title.clone()),
         ])
-        .with_channel_id(thread.channel.clone().into())
-        .with_thread_ts(thread.thread_ts.clone().into())
-        .with_initial_comment(file.comment.clone());
+        .with_channel_id(channel.to_string().into());
+        if let Some(ts) = thread_ts {
+            complete = complete.with_thread_ts(ts.to_string().into());
+        }
+        if let Some(c) = &file.comment {
+            complete = complete.with_initial_comment(c.clone());
+        }
         self.call("files.completeUploadExternal", || async {
             self.client
                 .open_session(&self.token)
@@ -258,71 +317,146 @@ impl ChatSink for SlackSink {
         Ok(())
     }
 
-    async fn progress(
-        &self,
-        at: &MessageRef,
-        thread: &ThreadRef,
-        on: bool,
-    ) -> Result<(), ChatError> {
-        match self.progress {
-            Progress::None => Ok(()),
-            Progress::Reaction => {
-                let name = SlackReactionName(self.reaction.clone());
-                if on {
-                    let req = SlackApiReactionsAddRequest::new(
-                        at.channel.clone().into(),
-                        name,
-                        at.ts.clone().into(),
-                    );
-                    self.call("reactions.add", || async {
-                        self.client
-                            .open_session(&self.token)
-                            .reactions_add(&req)
-                            .await
-                    })
-                    .await?;
-                } else {
-                    let req = SlackApiReactionsRemoveRequest::new(name)
-                        .with_channel(at.channel.clone().into())
-                        .with_timestamp(at.ts.clone().into());
-                    self.call("reactions.remove", || async {
-                        self.client
-                            .open_session(&self.token)
-                            .reactions_remove(&req)
-                            .await
-                    })
-                    .await?;
+    async fn set_status(&self, asked: &Asked, status: &str) -> Result<(), ChatError> {
+        let Some(thread) = &asked.thread else {
+            return Ok(());
+        };
+        let status: String = status.chars().take(100).collect();
+        let req = SlackApiAssistantThreadsSetStatusRequest::new(
+            thread.place.conversation.clone().into(),
+            status,
+            thread.root.clone().into(),
+        );
+        self.call("assistant.threads.setStatus", || async {
+            self.client
+                .open_session(&self.token)
+                .assistant_threads_set_status(&req)
+                .await
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ChatSink for SlackSink {
+    async fn send(&self, target: &Target, answer: &Answer) -> Result<Option<String>, ChatError> {
+        let plan = render::plan(answer);
+        match target {
+            Target::Thread(t) => {
+                let channel = &t.place.conversation;
+                let mut first = None;
+                for m in &plan.messages {
+                    let ts = self.post(channel, Some(&t.root), m).await?;
+                    first.get_or_insert(ts);
                 }
-                Ok(())
+                for f in &plan.files {
+                    self.upload(channel, Some(&t.root), f).await?;
+                }
+                Ok(first)
             }
-            Progress::AssistantStatus => {
-                let status = if on { "is looking into it..." } else { "" };
-                let req = SlackApiAssistantThreadsSetStatusRequest::new(
-                    thread.channel.clone().into(),
-                    status.into(),
-                    thread.thread_ts.clone().into(),
-                );
-                self.call("assistant.threads.setStatus", || async {
-                    self.client
-                        .open_session(&self.token)
-                        .assistant_threads_set_status(&req)
-                        .await
-                })
-                .await?;
-                Ok(())
+            Target::Channel {
+                place,
+                handle: None,
+            } => {
+                let channel = &place.conversation;
+                let mut first: Option<String> = None;
+                for m in &plan.messages {
+                    let ts = self.post(channel, first.as_deref(), m).await?;
+                    first.get_or_insert(ts);
+                }
+                for f in &plan.files {
+                    self.upload(channel, first.as_deref(), f).await?;
+                }
+                Ok(first)
+            }
+            Target::Channel {
+                place,
+                handle: Some(url),
+            } => {
+                for m in &plan.messages {
+                    self.respond(url, m, true).await?;
+                }
+                for f in &plan.files {
+                    // Sharing a file needs the bot in the channel; say so if it isn't.
+                    if let Err(e) = self.upload(&place.conversation, None, f).await {
+                        tracing::warn!(error = %e, "file not shared in the channel; answering with its preview");
+                        let mut notice = private_notice(f);
+                        notice.text = render::escape(&f.filename);
+                        self.respond(url, &notice, true).await?;
+                    }
+                }
+                Ok(None)
+            }
+            Target::Private {
+                place,
+                user,
+                thread,
+                handle,
+            } => {
+                let notices: Vec<OutMessage> = plan.files.iter().map(private_notice).collect();
+                for m in plan.messages.iter().chain(&notices) {
+                    match handle {
+                        Some(url) => self.respond(url, m, false).await?,
+                        None => {
+                            let ts = thread.as_ref().map(|t| t.root.as_str());
+                            self.ephemeral(&place.conversation, &user.id, ts, m).await?
+                        }
+                    }
+                }
+                Ok(None)
             }
         }
     }
 
-    async fn identity(&self) -> Result<BotIdentity, ChatError> {
-        let res = self
-            .call("auth.test", || async {
-                self.client.open_session(&self.token).auth_test().await
-            })
-            .await?;
-        Ok(BotIdentity {
-            user_id: res.user_id.to_string(),
-            team_id: res.team_id.to_string(),
-        })
+    async fn progress(&self, asked: &Asked, update: ProgressUpdate) -> Result<(), ChatError> {
+        match self.progress {
+            ProgressStyle::None => Ok(()),
+            ProgressStyle::Reaction => {
+                let Some(ts) = &asked.message else {
+                    return Ok(());
+                };
+                let name = SlackReactionName(self.reaction.clone());
+                let channel = asked.place.conversation.clone();
+                match update {
+                    ProgressUpdate::Started => {
+                        let req = SlackApiReactionsAddRequest::new(
+                            channel.into(),
+                            name,
+                            ts.clone().into(),
+                        );
+                        self.call("reactions.add", || async {
+                            self.client
+                                .open_session(&self.token)
+                                .reactions_add(&req)
+                                .await
+                        })
+                        .await?;
+                    }
+                    ProgressUpdate::Status(_) => {}
+                    ProgressUpdate::Done => {
+                        let req = SlackApiReactionsRemoveRequest::new(name)
+                            .with_channel(channel.into())
+                            .with_timestamp(ts.clone().into());
+                        self.call("reactions.remove", || async {
+                            self.client
+                                .open_session(&self.token)
+                                .reactions_remove(&req)
+                                .await
+                        })
+                        .await?;
+                    }
+                }
+                Ok(())
+            }
+            ProgressStyle::AssistantStatus => match update {
+                ProgressUpdate::Started => self.set_status(asked, "is looking into it...").await,
+                ProgressUpdate::Status(s) => self.set_status(asked, &s).await,
+                ProgressUpdate::Done => self.set_status(asked, "").await,
+            },
+        }
     }
 }
+
+/// How long `auth.test` retries back off at most while waiting for a working token.
+pub const AUTH_BACKOFF_MAX: Duration = Duration::from_secs(30);

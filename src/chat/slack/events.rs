@@ -1,10 +1,12 @@
 //! Events API payloads: parse the envelope and decide whether an event is a question.
 //!
 //! Only the fields the bot needs are read, so new fields Slack adds never break parsing.
-//! [`classify`] is pure: it answers mentions, DMs and follow-ups in threads the bot already
-//! answered for the same person, and ignores bots (including itself), edits and deletions.
+//! [`to_inbound`] is pure: it turns an event into the core's neutral [`Inbound`] and never
+//! consults state (whether a thread reply follows up the person's own question is decided by
+//! the core after the acknowledgement).
 
-use crate::chat::{MessageRef, Question, ThreadRef};
+use crate::core::command;
+use crate::core::inbound::{ChatUser, Inbound, Place, PlaceKind, Platform, ThreadKey, What};
 use serde::Deserialize;
 
 /// The outer Events API envelope.
@@ -92,70 +94,95 @@ pub fn parse(body: &[u8]) -> Result<Envelope, ParseError> {
     }
 }
 
-/// What to do with an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inbound {
-    /// Answer it.
-    Question(Question),
-    /// Leave it alone, for this reason (logged at debug).
-    Ignore(&'static str),
+/// The kind of conversation a Slack channel id names, from the event's `channel_type` when it
+/// has one (`im`, `mpim`, `channel`, `group`), else from the id (`D…` is a DM).
+pub fn place_kind(channel: &str, channel_type: Option<&str>) -> PlaceKind {
+    match channel_type {
+        Some("im") => PlaceKind::Dm,
+        Some("mpim") => PlaceKind::Group,
+        Some(_) => PlaceKind::Channel,
+        None if channel.starts_with('D') => PlaceKind::Dm,
+        None => PlaceKind::Channel,
+    }
 }
 
-/// Decides whether `event` is a question for the bot.
+/// Turns one event into the core's neutral [`Inbound`].
 ///
-/// `bot_user` is the bot's own user id when known; `asked_in_thread(channel, thread_ts, user)`
-/// says whether the bot already answered `user` in that thread.
-pub fn classify(
-    event: &Event,
+/// Mentions and DMs are addressed questions (or commands, for a bare `whoami`, `help`,
+/// `accounts …`); a reply in a thread without a mention is an unaddressed question the core
+/// answers only if the same person asked the bot in that thread. Bots (including this one),
+/// edits and deletions are nothing. `bot_user` is the bot's own user id when known.
+pub fn to_inbound(
+    event_id: &str,
     team_id: Option<&str>,
+    event: &Event,
     bot_user: Option<&str>,
-    asked_in_thread: &dyn Fn(&str, &str, &str) -> bool,
 ) -> Inbound {
+    let nothing = |why| Inbound {
+        delivery: Some(format!("slack:{event_id}")),
+        who: ChatUser::new(Platform::Slack, event.user.clone().unwrap_or_default()),
+        place: Place::new(
+            Platform::Slack,
+            event.channel.clone().unwrap_or_default(),
+            PlaceKind::Channel,
+        ),
+        message: None,
+        thread: None,
+        handle: None,
+        what: What::Nothing(why),
+    };
     if event.bot_id.is_some() {
-        return Inbound::Ignore("posted by a bot");
+        return nothing("posted by a bot");
     }
     match event.subtype.as_deref() {
         None | Some("thread_broadcast") | Some("file_share") => {}
-        Some(_) => return Inbound::Ignore("edit, deletion or other message subtype"),
+        Some(_) => return nothing("edit, deletion or other message subtype"),
     }
     let (Some(user), Some(channel), Some(ts)) = (&event.user, &event.channel, &event.ts) else {
-        return Inbound::Ignore("no author, channel or ts");
+        return nothing("no author, channel or ts");
     };
     if Some(user.as_str()) == bot_user {
-        return Inbound::Ignore("the bot's own message");
+        return nothing("the bot's own message");
     }
-    let is_dm = event.channel_type.as_deref() == Some("im");
-    match event.kind.as_str() {
-        "app_mention" => {}
-        "message" if is_dm => {}
+    let kind = place_kind(channel, event.channel_type.as_deref());
+    let addressed = match event.kind.as_str() {
+        "app_mention" => true,
+        "message" if kind == PlaceKind::Dm => true,
         "message" => {
             if mentions_bot(&event.text, bot_user) {
-                return Inbound::Ignore("a mention: handled by its app_mention event");
+                return nothing("a mention: handled by its app_mention event");
             }
-            match &event.thread_ts {
-                Some(root) if asked_in_thread(channel, root, user) => {}
-                _ => return Inbound::Ignore("channel message not addressed to the bot"),
+            if event.thread_ts.is_none() {
+                return nothing("channel message not addressed to the bot");
             }
+            false
         }
-        _ => return Inbound::Ignore("event type the bot does not handle"),
+        _ => return nothing("event type the bot does not handle"),
+    };
+    let place = Place::new(Platform::Slack, channel.clone(), kind);
+    let root = event.thread_ts.clone().unwrap_or_else(|| ts.clone());
+    let text = strip_mentions(&event.text, bot_user);
+    let what = match command::in_message(&text) {
+        Some(c) if addressed => What::Command(c),
+        _ => What::Question { text, addressed },
+    };
+    Inbound {
+        delivery: Some(format!("slack:{event_id}")),
+        who: ChatUser {
+            platform: Platform::Slack,
+            id: user.clone(),
+            team: event.team.clone().or(team_id.map(str::to_string)),
+        },
+        thread: Some(ThreadKey {
+            place: place.clone(),
+            root,
+        }),
+        place,
+        message: Some(ts.clone()),
+        handle: None,
+        what,
     }
-    let thread_ts = event.thread_ts.clone().unwrap_or_else(|| ts.clone());
-    Inbound::Question(Question {
-        user: user.clone(),
-        team: event.team.clone().or(team_id.map(str::to_string)),
-        message: MessageRef {
-            channel: channel.clone(),
-            ts: ts.clone(),
-        },
-        thread: ThreadRef {
-            channel: channel.clone(),
-            thread_ts,
-        },
-        text: strip_mentions(&event.text, bot_user),
-        is_dm,
-    })
 }
-
 fn mentions_bot(text: &str, bot_user: Option<&str>) -> bool {
     match bot_user {
         Some(id) => text.contains(&format!("<@{id}>")),
@@ -182,18 +209,17 @@ pub fn strip_mentions(text: &str, bot_user: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::command::Command;
     use serde_json::json;
 
     fn ev(v: serde_json::Value) -> Event {
         serde_json::from_value(v).unwrap()
     }
-    fn never(_: &str, _: &str, _: &str) -> bool {
-        false
-    }
-    fn q(i: Inbound) -> Question {
-        match i {
-            Inbound::Question(q) => q,
-            Inbound::Ignore(why) => panic!("ignored: {why}"),
+
+    fn question(i: &Inbound) -> (&str, bool) {
+        match &i.what {
+            What::Question { text, addressed } => (text.as_str(), *addressed),
+            other => panic!("not a question: {other:?}"),
         }
     }
 
@@ -218,38 +244,69 @@ mod tests {
     }
 
     #[test]
-    fn mention_replies_in_thread_of_the_mention() {
+    fn mention_becomes_a_neutral_question_in_the_thread_of_the_mention() {
         let e = ev(
             json!({"type":"app_mention","user":"U1","text":"<@UBOT> list EC2  instances","ts":"10.1","channel":"C1"}),
         );
-        let q = q(classify(&e, Some("T1"), Some("UBOT"), &never));
+        let i = to_inbound("Ev1", Some("T1"), &e, Some("UBOT"));
+        assert_eq!(question(&i), ("list EC2 instances", true));
+        assert_eq!(i.delivery.as_deref(), Some("slack:Ev1"));
         assert_eq!(
-            q.thread,
-            ThreadRef {
-                channel: "C1".into(),
-                thread_ts: "10.1".into()
+            i.who,
+            ChatUser {
+                platform: Platform::Slack,
+                id: "U1".into(),
+                team: Some("T1".into())
             }
         );
-        assert_eq!(q.text, "list EC2 instances");
-        assert_eq!(q.team.as_deref(), Some("T1"));
+        assert_eq!(
+            i.place,
+            Place::new(Platform::Slack, "C1", PlaceKind::Channel)
+        );
+        assert_eq!(i.thread.as_ref().unwrap().root, "10.1");
+        assert_eq!(i.message.as_deref(), Some("10.1"));
         let e = ev(
             json!({"type":"app_mention","user":"U1","text":"<@UBOT> more","ts":"11.1","thread_ts":"10.1","channel":"C1"}),
         );
-        assert_eq!(q_thread(classify(&e, None, Some("UBOT"), &never)), "10.1");
-    }
-
-    fn q_thread(i: Inbound) -> String {
-        q(i).thread.thread_ts
+        assert_eq!(
+            to_inbound("Ev2", None, &e, Some("UBOT"))
+                .thread
+                .unwrap()
+                .root,
+            "10.1"
+        );
     }
 
     #[test]
-    fn dms_are_questions_even_without_mention() {
+    fn dms_are_addressed_and_group_dms_are_groups() {
         let e = ev(
             json!({"type":"message","channel_type":"im","user":"U1","text":"accounts?","ts":"1.1","channel":"D1"}),
         );
-        let q = q(classify(&e, None, Some("UBOT"), &never));
-        assert!(q.is_dm);
-        assert_eq!(q.text, "accounts?");
+        let i = to_inbound("Ev1", None, &e, Some("UBOT"));
+        assert_eq!(question(&i), ("accounts?", true));
+        assert_eq!(i.place.kind, PlaceKind::Dm);
+        assert_eq!(place_kind("G1", Some("mpim")), PlaceKind::Group);
+        assert_eq!(place_kind("G1", Some("group")), PlaceKind::Channel);
+        assert_eq!(place_kind("D1", None), PlaceKind::Dm);
+        assert_eq!(place_kind("C1", None), PlaceKind::Channel);
+    }
+
+    #[test]
+    fn bare_commands_in_mentions_are_commands() {
+        let e = ev(
+            json!({"type":"app_mention","user":"U1","text":"<@UBOT> whoami","ts":"1.1","channel":"C1"}),
+        );
+        assert_eq!(
+            to_inbound("Ev1", None, &e, Some("UBOT")).what,
+            What::Command(Command::Whoami)
+        );
+        let e = ev(
+            json!({"type":"app_mention","user":"U1","text":"<@UBOT> accounts with open ports?","ts":"1.1","channel":"C1"}),
+        );
+        assert!(matches!(
+            to_inbound("Ev1", None, &e, Some("UBOT")).what,
+            What::Question { .. }
+        ));
     }
 
     #[test]
@@ -288,12 +345,11 @@ mod tests {
                 json!({"type":"reaction_added","user":"U1","ts":"1","channel":"C1"}),
             ),
         ];
-        let always = |_: &str, _: &str, _: &str| true;
         for (name, e) in cases {
             assert!(
                 matches!(
-                    classify(&ev(e), None, Some("UBOT"), &always),
-                    Inbound::Ignore(_)
+                    to_inbound("Ev", None, &ev(e), Some("UBOT")).what,
+                    What::Nothing(_)
                 ),
                 "{name}"
             );
@@ -301,22 +357,26 @@ mod tests {
     }
 
     #[test]
-    fn follow_up_only_for_the_same_person_in_a_thread_the_bot_answered() {
-        let asked = |c: &str, t: &str, u: &str| c == "C1" && t == "10.1" && u == "U1";
+    fn thread_replies_without_mention_are_unaddressed_questions_for_the_core_to_check() {
         let follow = ev(
             json!({"type":"message","channel_type":"channel","user":"U1","text":"only stopped ones","ts":"12.0","thread_ts":"10.1","channel":"C1"}),
         );
-        assert_eq!(
-            q_thread(classify(&follow, None, Some("UBOT"), &asked)),
-            "10.1"
+        let i = to_inbound("Ev3", None, &follow, Some("UBOT"));
+        assert_eq!(question(&i), ("only stopped ones", false));
+        assert_eq!(i.thread.unwrap().root, "10.1");
+        let whoami = ev(
+            json!({"type":"message","channel_type":"channel","user":"U1","text":"whoami","ts":"12.0","thread_ts":"10.1","channel":"C1"}),
         );
-        let other = ev(
-            json!({"type":"message","channel_type":"channel","user":"U9","text":"thanks","ts":"12.5","thread_ts":"10.1","channel":"C1"}),
+        assert!(
+            matches!(
+                to_inbound("Ev4", None, &whoami, Some("UBOT")).what,
+                What::Question {
+                    addressed: false,
+                    ..
+                }
+            ),
+            "unaddressed text is never a command"
         );
-        assert!(matches!(
-            classify(&other, None, Some("UBOT"), &asked),
-            Inbound::Ignore(_)
-        ));
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! HTTP front door: `POST /slack/events`, `/slack/commands`, `/slack/interactions`.
 //!
 //! Each route reads the raw body (413 over the limit), verifies the signature on those bytes
-//! (401, no detail), then parses (400) and hands off to the [`Bot`], which only decides and
-//! enqueues: the 200 goes back before any outside call.
+//! (401, no detail), then parses (400) and hands off to the [`SlackDoor`], which only decides
+//! and enqueues: the 200 goes back before any outside call.
 
 use super::verify::{self, Verifier};
-use super::{commands, events};
-use crate::bot::{Bot, EventAck};
-use crate::metrics::Route;
+use super::{EventAck, SlackDoor, commands, events};
+use crate::metrics::{Metrics, Route};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,10 +20,16 @@ use std::time::Instant;
 /// State shared by the Slack routes.
 #[derive(Clone)]
 pub struct SlackState {
-    /// The bot.
-    pub bot: Arc<Bot>,
+    /// The Slack adapter.
+    pub door: Arc<SlackDoor>,
     /// Signature verifier for the signing secret.
     pub verifier: Arc<Verifier>,
+}
+
+impl SlackState {
+    fn metrics(&self) -> &Arc<Metrics> {
+        self.door.core().metrics()
+    }
 }
 
 /// The Slack routes with a body limit of `body_limit` bytes.
@@ -70,11 +75,11 @@ where
         let body = match Bytes::from_request(req, state).await {
             Ok(b) => b,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                st.bot.metrics().request(route, "too_large");
+                st.metrics().request(route, "too_large");
                 return Err((StatusCode::PAYLOAD_TOO_LARGE, "payload too large"));
             }
             Err(_) => {
-                st.bot.metrics().request(route, "malformed");
+                st.metrics().request(route, "malformed");
                 return Err((StatusCode::BAD_REQUEST, "unreadable body"));
             }
         };
@@ -90,7 +95,7 @@ where
                 reason = e.label(),
                 "rejected unsigned or badly signed request"
             );
-            st.bot.metrics().request(route, "unauthorized");
+            st.metrics().request(route, "unauthorized");
             return Err((StatusCode::UNAUTHORIZED, ""));
         }
         Ok(Signed {
@@ -110,14 +115,14 @@ fn route_of(path: &str) -> &'static str {
 }
 
 fn finish(
-    bot: &Bot,
+    st: &SlackState,
     route: &'static str,
     outcome: &'static str,
     started: Instant,
     resp: Response,
 ) -> Response {
-    bot.metrics().request(route, outcome);
-    bot.metrics()
+    st.metrics().request(route, outcome);
+    st.metrics()
         .ack_seconds
         .get_or_create(&Route { route })
         .observe(started.elapsed().as_secs_f64());
@@ -130,7 +135,7 @@ async fn on_events(State(st): State<SlackState>, signed: Signed) -> Response {
         Err(e) => {
             tracing::warn!(error = %e, "malformed event payload");
             let resp = (StatusCode::BAD_REQUEST, "malformed payload").into_response();
-            return finish(&st.bot, "events", "malformed", signed.started, resp);
+            return finish(&st, "events", "malformed", signed.started, resp);
         }
     };
     let retry = signed
@@ -138,13 +143,13 @@ async fn on_events(State(st): State<SlackState>, signed: Signed) -> Response {
         .get("x-slack-retry-num")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let ack = st.bot.on_event(envelope, retry);
+    let ack = st.door.on_event(envelope, retry);
     let outcome = ack.outcome();
     let resp = match ack {
         EventAck::Challenge(c) => Json(json!({ "challenge": c })).into_response(),
-        _ => StatusCode::OK.into_response(),
+        EventAck::Ok(_) => StatusCode::OK.into_response(),
     };
-    finish(&st.bot, "events", outcome, signed.started, resp)
+    finish(&st, "events", outcome, signed.started, resp)
 }
 
 async fn on_commands(State(st): State<SlackState>, signed: Signed) -> Response {
@@ -153,12 +158,12 @@ async fn on_commands(State(st): State<SlackState>, signed: Signed) -> Response {
         Err(e) => {
             tracing::warn!(error = %e, "malformed command payload");
             let resp = (StatusCode::BAD_REQUEST, "malformed payload").into_response();
-            return finish(&st.bot, "commands", "malformed", signed.started, resp);
+            return finish(&st, "commands", "malformed", signed.started, resp);
         }
     };
-    let ack = st.bot.on_command(cmd);
-    let resp = Json(json!({ "response_type": "ephemeral", "text": ack.text })).into_response();
-    finish(&st.bot, "commands", "ok", signed.started, resp)
+    let text = st.door.on_command(&cmd);
+    let resp = Json(json!({ "response_type": "ephemeral", "text": text })).into_response();
+    finish(&st, "commands", "ok", signed.started, resp)
 }
 
 #[derive(serde::Deserialize)]
@@ -173,12 +178,12 @@ async fn on_interactions(State(st): State<SlackState>, signed: Signed) -> Respon
         .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string));
     let Some(kind) = kind else {
         let resp = (StatusCode::BAD_REQUEST, "malformed payload").into_response();
-        return finish(&st.bot, "interactions", "malformed", signed.started, resp);
+        return finish(&st, "interactions", "malformed", signed.started, resp);
     };
     // No interactive components are sent yet; acknowledge so Slack shows no error.
     tracing::debug!(kind, "interaction acknowledged");
     finish(
-        &st.bot,
+        &st,
         "interactions",
         "ok",
         signed.started,

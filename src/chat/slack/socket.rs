@@ -1,12 +1,13 @@
-//! Socket Mode: the same [`Bot`] handlers over slack-morphism's WebSocket client, so a team can
-//! run opsbot with no public URL. slack-morphism acknowledges each envelope by `envelope_id`
-//! after our callback returns; the callbacks only enqueue work, so acks are immediate.
+//! Socket Mode: the same [`SlackDoor`] handlers over slack-morphism's WebSocket client, so a
+//! team can run opsbot with no public URL. slack-morphism acknowledges each envelope by
+//! `envelope_id` after our callback returns; the callbacks only enqueue work, so acks are
+//! immediate.
 
+use super::SlackDoor;
 use super::client::Connector;
 use super::commands::SlashCommand;
 use super::events::{Envelope, Event};
-use crate::bot::Bot;
-use crate::config::Secret;
+use crate::secret::Secret;
 use slack_morphism::prelude::*;
 use std::sync::Arc;
 
@@ -40,6 +41,7 @@ fn to_command(ev: &SlackCommandEvent) -> SlashCommand {
         user_id: ev.user_id.to_string(),
         user_name: None,
         channel_id: ev.channel_id.to_string(),
+        channel_name: None,
         team_id: Some(ev.team_id.to_string()),
         response_url: ev.response_url.0.to_string(),
     }
@@ -57,56 +59,58 @@ fn log_error(
 }
 
 impl SocketMode {
-    /// Connects `connections` WebSockets with `app_token` and routes envelopes to `bot`.
+    /// Connects `connections` WebSockets with `app_token` and routes envelopes to `door`.
     pub async fn start(
-        bot: Arc<Bot>,
+        door: Arc<SlackDoor>,
         client: Arc<SlackClient<Connector>>,
         app_token: &Secret,
         connections: u32,
     ) -> Result<Self, SocketError> {
         let mut callbacks = SlackSocketModeListenerCallbacks::<Connector>::new();
-        let b = bot.clone();
+        let d = door.clone();
         callbacks.push_events_callback = Box::new(
             move |cb: SlackPushEventCallback,
                   _c: Arc<SlackClient<Connector>>,
                   _s: SlackClientEventsUserState| {
-                let bot = b.clone();
+                let door = d.clone();
                 async move {
                     match to_envelope(&cb) {
                         Some(env) => {
-                            let ack = bot.on_event(env, None);
-                            bot.metrics().request("socket_events", ack.outcome());
+                            let ack = door.on_event(env, None);
+                            door.core()
+                                .metrics()
+                                .request("socket_events", ack.outcome());
                         }
-                        None => bot.metrics().request("socket_events", "malformed"),
+                        None => door.core().metrics().request("socket_events", "malformed"),
                     }
                     Ok(())
                 }
             },
         );
-        let b = bot.clone();
+        let d = door.clone();
         callbacks.command_callback = Box::new(
             move |ev: SlackCommandEvent,
                   _c: Arc<SlackClient<Connector>>,
                   _s: SlackClientEventsUserState| {
-                let bot = b.clone();
+                let door = d.clone();
                 async move {
-                    let ack = bot.on_command(to_command(&ev));
-                    bot.metrics().request("socket_commands", "ok");
-                    Ok(SlackCommandEventResponse::new(
-                        SlackMessageContent::new().with_text(ack.text),
+                    let text = door.on_command(&to_command(&ev));
+                    door.core().metrics().request("socket_commands", "ok");
+                    Ok(
+                        SlackCommandEventResponse::new(SlackMessageContent::new().with_text(text))
+                            .with_response_type(SlackMessageResponseType::Ephemeral),
                     )
-                    .with_response_type(SlackMessageResponseType::Ephemeral))
                 }
             },
         );
-        let b = bot.clone();
+        let d = door.clone();
         callbacks.interaction_callback = Box::new(
             move |_ev: SlackInteractionEvent,
                   _c: Arc<SlackClient<Connector>>,
                   _s: SlackClientEventsUserState| {
-                let bot = b.clone();
+                let door = d.clone();
                 async move {
-                    bot.metrics().request("socket_interactions", "ok");
+                    door.core().metrics().request("socket_interactions", "ok");
                     Ok(SlackInteractionResponse::Empty)
                 }
             },

@@ -1,0 +1,524 @@
+//! [`Core`]: what the bot does with an [`Inbound`], whichever front door it came through.
+//!
+//! 1. [`Core::submit`] never awaits: it decides what to acknowledge with and hands the rest to
+//!    a bounded triage step (at most `work.max_queued` at once; beyond that the delivery is
+//!    dropped with a metric and a log line, and the platform still gets its fast 2xx).
+//! 2. Triage, on a tracked task: claim the delivery id in the [`ConversationStore`] (a retry
+//!    or another replica's copy stops here), check that an unaddressed thread reply follows up
+//!    the person's own question, then take a work slot — or offer a bounded busy notice.
+//! 3. The work: decide access, answer through the [`Responder`] with a [`ScopedAws`] handle, a
+//!    deadline and a progress handle, deliver the [`Answer`] through the platform's sink,
+//!    record the turn.
+
+use super::answer::{Answer, Target};
+use super::command::{self, Command};
+use super::inbound::{Inbound, Platform, ThreadKey, What};
+use super::respond::{AnswerError, AnswerRequest, Progress, Responder};
+use super::shed::{BUSY_TEXT, BusyNotices, LogEvery};
+use crate::access::{Access, Authorization};
+use crate::aws::pool::CredentialPool;
+use crate::aws::scoped::ScopedAws;
+use crate::chat::{Asked, ProgressUpdate, Sinks};
+use crate::metrics::Metrics;
+use crate::store::{ConversationStore, Turn};
+use crate::work::{Slot, WorkSettings, Workers};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::Semaphore;
+
+/// How long the core waits for the conversation store before going on without it.
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Earlier turns of a thread handed to the responder.
+pub const HISTORY_TURNS: usize = 10;
+/// Longest answer summary kept per turn.
+pub const SUMMARY_CHARS: usize = 1500;
+
+/// What a front door acknowledges with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ack {
+    /// Accepted; the reply follows through the platform's sink.
+    Queued,
+    /// Show this at once to the sender only (command help, or busy for a command).
+    Now(Answer),
+    /// Not for the bot.
+    Ignored(&'static str),
+    /// Dropped: too many deliveries waiting (counted and logged).
+    Shed,
+}
+
+impl Ack {
+    /// Label for request metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Queued => "accepted",
+            Self::Now(_) => "answered",
+            Self::Ignored(_) => "ignored",
+            Self::Shed => "shed",
+        }
+    }
+}
+
+/// Settings the core runs with.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    /// Work limits and the answer deadline.
+    pub work: WorkSettings,
+    /// How long a delivery id is remembered.
+    pub dedup_ttl: Duration,
+    /// The help prefix per platform (`/aws` for Slack, `opsbot` in a terminal).
+    pub slack_command: String,
+}
+
+/// The outside services the core uses.
+pub struct CoreParts {
+    /// Reply path per platform.
+    pub sinks: Sinks,
+    /// Identity, registry, policy.
+    pub access: Arc<Access>,
+    /// Answers questions.
+    pub responder: Arc<dyn Responder>,
+    /// Conversation state.
+    pub store: Arc<dyn ConversationStore>,
+    /// Per-person AWS credentials (reached only through [`ScopedAws`]).
+    pub credentials: CredentialPool,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The chat-neutral bot.
+pub struct Core {
+    sinks: Sinks,
+    access: Arc<Access>,
+    responder: Arc<dyn Responder>,
+    store: Arc<dyn ConversationStore>,
+    credentials: CredentialPool,
+    metrics: Arc<Metrics>,
+    /// Answers in progress (global and per-person limits; drained on shutdown).
+    workers: Workers,
+    /// Deliveries in triage.
+    triage: Arc<Semaphore>,
+    /// Bounded busy notices.
+    busy: BusyNotices,
+    /// Log limiter for shed deliveries.
+    shed_log: LogEvery,
+    settings: CoreSettings,
+}
+
+impl Core {
+    /// A core over `parts`. Must be called inside a tokio runtime (starts the notice sender).
+    pub fn new(parts: CoreParts, settings: CoreSettings) -> Arc<Self> {
+        let busy = BusyNotices::start(parts.sinks.clone(), parts.metrics.clone());
+        Arc::new(Self {
+            workers: Workers::new(settings.work.max_concurrent, settings.work.max_per_user),
+            triage: Arc::new(Semaphore::new(settings.work.max_queued)),
+            sinks: parts.sinks,
+            access: parts.access,
+            responder: parts.responder,
+            store: parts.store,
+            credentials: parts.credentials,
+            metrics: parts.metrics,
+            busy,
+            shed_log: LogEvery::new(Duration::from_secs(10)),
+            settings,
+        })
+    }
+
+    /// Work in progress (for shutdown).
+    pub fn workers(&self) -> &Workers {
+        &self.workers
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Identity, registry and policy.
+    pub fn access(&self) -> &Arc<Access> {
+        &self.access
+    }
+
+    /// The help prefix for `platform`.
+    fn prefix(&self, platform: Platform) -> &str {
+        match platform {
+            Platform::Slack => &self.settings.slack_command,
+            Platform::Teams => "@opsbot",
+            Platform::Terminal => "opsbot",
+        }
+    }
+
+    /// The help as an answer, after `problem` if the command was not understood.
+    pub fn help(&self, platform: Platform, problem: Option<&str>) -> Answer {
+        let help = command::help(self.prefix(platform));
+        let text = match problem {
+            Some(p) => format!("{p}\n\n```\n{help}\n```"),
+            None => format!("```\n{help}\n```"),
+        };
+        Answer::text(text)
+    }
+
+    /// Takes one inbound item; never awaits, so the front door can acknowledge at once.
+    pub fn submit(self: &Arc<Self>, inbound: Inbound) -> Ack {
+        if let What::Nothing(why) = inbound.what {
+            tracing::debug!(delivery = inbound.delivery.as_deref(), why, "ignored");
+            return Ack::Ignored(why);
+        }
+        self.audit(&inbound);
+        // Commands with a reply handle (Slack slash commands) are never redelivered: decide
+        // admission now so the acknowledgement can say "working on it" or "busy".
+        if inbound.handle.is_some() && inbound.delivery.is_none() {
+            if let What::Command(Command::Help) = inbound.what {
+                return Ack::Now(self.help(inbound.place.platform, None));
+            }
+            return match self.workers.admit(&inbound.who.key()) {
+                Ok(slot) => {
+                    let core = self.clone();
+                    self.workers
+                        .spawn(async move { core.work(inbound, slot).await });
+                    Ack::Queued
+                }
+                Err(busy) => {
+                    tracing::warn!(user = %inbound.who.key(), %busy, "busy: command not admitted");
+                    self.metrics.shed("command_busy");
+                    Ack::Now(Answer::text(BUSY_TEXT))
+                }
+            };
+        }
+        let Ok(permit) = self.triage.clone().try_acquire_owned() else {
+            self.metrics.shed("triage_full");
+            if let Some(n) = self.shed_log.tick() {
+                tracing::warn!(
+                    dropped = n,
+                    max_queued = self.settings.work.max_queued,
+                    "overloaded: deliveries dropped before triage"
+                );
+            }
+            return Ack::Shed;
+        };
+        let core = self.clone();
+        self.workers.spawn(async move {
+            if let Some(slot) = core.triage(&inbound).await {
+                drop(permit);
+                core.work(inbound, slot).await;
+            }
+        });
+        Ack::Queued
+    }
+
+    /// Runs `inbound` to the end in this task, waiting for a work slot (the terminal).
+    pub async fn run_now(self: &Arc<Self>, inbound: Inbound) {
+        if let What::Nothing(_) = inbound.what {
+            return;
+        }
+        self.audit(&inbound);
+        if let What::Command(Command::Help) = inbound.what {
+            let target = private_target(&inbound);
+            let answer = self.help(inbound.place.platform, None);
+            self.deliver(&target, &answer).await;
+            return;
+        }
+        let slot = loop {
+            match self.workers.admit(&inbound.who.key()) {
+                Ok(slot) => break slot,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        self.work(inbound, slot).await;
+    }
+
+    fn audit(&self, inbound: &Inbound) {
+        let what = match &inbound.what {
+            What::Question { text, .. } => format!("question: {}", preview(text)),
+            What::Command(c) => format!("command: {c:?}"),
+            What::Nothing(_) => return,
+        };
+        tracing::info!(
+            target: "audit",
+            delivery = inbound.delivery.as_deref().unwrap_or("-"),
+            user = %inbound.who.key(),
+            place = %inbound.place.key(),
+            what,
+            "received"
+        );
+    }
+
+    /// De-duplicates, checks follow-ups and takes a work slot; `None` when there is nothing
+    /// (more) to do.
+    async fn triage(&self, inbound: &Inbound) -> Option<Slot> {
+        if let Some(id) = &inbound.delivery {
+            let claim = tokio::time::timeout(
+                STORE_TIMEOUT,
+                self.store.claim_delivery(id, self.settings.dedup_ttl),
+            )
+            .await;
+            match claim {
+                Ok(Ok(true)) => self.metrics.delivery("new"),
+                Ok(Ok(false)) => {
+                    self.metrics.delivery("duplicate");
+                    tracing::info!(delivery = id, "duplicate delivery ignored");
+                    return None;
+                }
+                // Fail open: answering twice is better than not answering.
+                Ok(Err(e)) => {
+                    self.metrics.delivery("store_error");
+                    tracing::warn!(delivery = id, error = %e, "de-duplication unavailable; handling the delivery");
+                }
+                Err(_) => {
+                    self.metrics.delivery("store_error");
+                    tracing::warn!(
+                        delivery = id,
+                        "de-duplication timed out; handling the delivery"
+                    );
+                }
+            }
+        }
+        if let (
+            What::Question {
+                addressed: false, ..
+            },
+            Some(thread),
+        ) = (&inbound.what, &inbound.thread)
+        {
+            let asked =
+                tokio::time::timeout(STORE_TIMEOUT, self.store.asked_in(thread, &inbound.who))
+                    .await;
+            if !matches!(asked, Ok(Ok(true))) {
+                tracing::debug!(thread = %thread.key(), "thread reply not addressed to the bot");
+                return None;
+            }
+        }
+        match self.workers.admit(&inbound.who.key()) {
+            Ok(slot) => Some(slot),
+            Err(busy) => {
+                tracing::warn!(user = %inbound.who.key(), %busy, "busy: not admitted");
+                let target = match &inbound.what {
+                    What::Question { .. } => question_target(inbound),
+                    _ => private_target(inbound),
+                };
+                self.busy.offer(&inbound.who, target);
+                None
+            }
+        }
+    }
+
+    /// Does the work for one admitted inbound item.
+    async fn work(&self, inbound: Inbound, _slot: Slot) {
+        match inbound.what.clone() {
+            What::Question { text, .. } => self.question(&inbound, &text).await,
+            What::Command(Command::Ask { question }) => {
+                self.question(&inbound, &question.join(" ")).await
+            }
+            What::Command(c) => self.command(&inbound, c).await,
+            What::Nothing(_) => {}
+        }
+    }
+
+    async fn command(&self, inbound: &Inbound, c: Command) {
+        let answer = match c {
+            Command::Help => self.help(inbound.place.platform, None),
+            Command::Whoami | Command::Accounts { .. } => {
+                match self.access.decide(&inbound.who, &inbound.place).await {
+                    Err(e) => {
+                        self.metrics.error(e.kind());
+                        tracing::error!(user = %inbound.who.key(), error = %e, detail = ?e, "identity lookup failed; refusing (fail closed)");
+                        self.access.identity_failure(&e)
+                    }
+                    Ok(auth) => match &c {
+                        Command::Whoami => self.access.whoami(&auth),
+                        Command::Accounts { name } if !name.is_empty() => {
+                            self.access.named_accounts(&auth, &Command::name_text(name))
+                        }
+                        _ => self.access.accounts(&auth),
+                    },
+                }
+            }
+            Command::Ask { .. } => return,
+        };
+        self.deliver(&private_target(inbound), &answer).await;
+    }
+
+    async fn question(&self, inbound: &Inbound, text: &str) {
+        let asked = Asked {
+            place: inbound.place.clone(),
+            thread: inbound.thread.clone(),
+            message: inbound.message.clone(),
+        };
+        let show_progress = asked.message.is_some() || asked.thread.is_some();
+        if show_progress {
+            self.progress(&asked, ProgressUpdate::Started).await;
+        }
+        let started = tokio::time::Instant::now();
+        let answer = match self.access.decide(&inbound.who, &inbound.place).await {
+            Err(e) => {
+                self.metrics.error(e.kind());
+                tracing::error!(user = %inbound.who.key(), error = %e, detail = ?e, "identity lookup failed; refusing (fail closed)");
+                self.access.identity_failure(&e)
+            }
+            Ok(auth) if !auth.may_query() => self.access.refusal(&auth),
+            Ok(auth) => self.respond(inbound, text, auth, &asked).await,
+        };
+        self.deliver(&question_target(inbound), &answer).await;
+        if let Some(thread) = &inbound.thread {
+            let turn = Turn {
+                user: inbound.who.clone(),
+                question: text.to_string(),
+                answer: answer.summary(SUMMARY_CHARS),
+                at: SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            };
+            match tokio::time::timeout(STORE_TIMEOUT, self.store.add_turn(thread, turn)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "turn not recorded; a follow-up will need a mention")
+                }
+                Err(_) => tracing::warn!(
+                    "turn not recorded (store timed out); a follow-up will need a mention"
+                ),
+            }
+        }
+        if show_progress {
+            self.progress(&asked, ProgressUpdate::Done).await;
+        }
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "question handled"
+        );
+    }
+
+    /// Runs the responder with the deadline, forwarding its progress to the platform.
+    async fn respond(
+        &self,
+        inbound: &Inbound,
+        text: &str,
+        auth: Authorization,
+        asked: &Asked,
+    ) -> Answer {
+        let history = match &inbound.thread {
+            Some(t) => self.history(t).await,
+            None => Vec::new(),
+        };
+        let aws = ScopedAws::new(self.credentials.clone(), self.access.book(), &auth);
+        let (progress, mut status) = Progress::channel();
+        let deadline = tokio::time::Instant::now() + self.settings.work.answer_timeout;
+        let request = AnswerRequest {
+            question: text.to_string(),
+            history,
+            authorization: Arc::new(auth),
+            aws,
+            deadline,
+            progress,
+        };
+        // A little grace past the deadline for the responder to wrap up on its own.
+        let answering = tokio::time::timeout_at(
+            deadline + Duration::from_secs(5),
+            self.responder.answer(request),
+        );
+        tokio::pin!(answering);
+        let mut watching = true;
+        let result = loop {
+            tokio::select! {
+                biased;
+                changed = status.changed(), if watching => {
+                    if changed.is_err() {
+                        watching = false;
+                        continue;
+                    }
+                    let now = status.borrow_and_update().clone();
+                    if let Some(s) = now {
+                        self.progress(asked, ProgressUpdate::Status(s)).await;
+                    }
+                }
+                r = &mut answering => break r.unwrap_or(Err(AnswerError::Deadline)),
+            }
+        };
+        match result {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.metrics.error(e.kind());
+                match &e {
+                    AnswerError::Internal { reference, detail } => {
+                        tracing::error!(reference, detail, "answer failed")
+                    }
+                    other => tracing::warn!(error = %other, "no answer"),
+                }
+                Answer::text(e.to_string())
+            }
+        }
+    }
+
+    async fn history(&self, thread: &ThreadKey) -> Vec<Turn> {
+        match tokio::time::timeout(STORE_TIMEOUT, self.store.turns(thread, HISTORY_TURNS)).await {
+            Ok(Ok(turns)) => turns,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "thread history unavailable; answering without it");
+                Vec::new()
+            }
+            Err(_) => {
+                tracing::warn!("thread history timed out; answering without it");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn progress(&self, asked: &Asked, update: ProgressUpdate) {
+        if let Some(sink) = self.sinks.get(asked.place.platform)
+            && let Err(e) = sink.progress(asked, update).await
+        {
+            tracing::debug!(error = %e, "progress not shown");
+        }
+    }
+
+    /// Sends `answer` to `target` through the platform's sink; failures are counted and logged.
+    pub async fn deliver(&self, target: &Target, answer: &Answer) {
+        let Some(sink) = self.sinks.get(target.place().platform) else {
+            tracing::error!(platform = %target.place().platform, "no reply path for this platform");
+            return;
+        };
+        match sink.send(target, answer).await {
+            Ok(_) => self.metrics.reply(match target {
+                Target::Thread(_) => "thread",
+                Target::Private { .. } => "private",
+                Target::Channel { .. } => "channel",
+            }),
+            Err(e) => {
+                self.metrics.error(e.kind());
+                tracing::error!(error = %e, "reply not delivered");
+            }
+        }
+    }
+}
+
+/// Where the answer to a question goes: its thread, else (a command with no thread) the
+/// channel, through the command's reply handle.
+pub fn question_target(inbound: &Inbound) -> Target {
+    match &inbound.thread {
+        Some(t) => Target::Thread(t.clone()),
+        None => Target::Channel {
+            place: inbound.place.clone(),
+            handle: inbound.handle.clone(),
+        },
+    }
+}
+
+/// Where a private reply (whoami, accounts, help, busy for a command) goes.
+pub fn private_target(inbound: &Inbound) -> Target {
+    Target::Private {
+        place: inbound.place.clone(),
+        user: inbound.who.clone(),
+        thread: inbound.thread.clone(),
+        handle: inbound.handle.clone(),
+    }
+}
+
+fn preview(text: &str) -> String {
+    let mut p: String = text.chars().take(200).collect();
+    if text.chars().count() > 200 {
+        p.push('…');
+    }
+    p
+}
+
+#[cfg(test)]
+#[path = "dispatch_tests.rs"]
+mod tests;

@@ -1,0 +1,247 @@
+//! The neutral core end to end: the same question through Slack HTTP, Slack Socket Mode and
+//! the terminal gives the same answer; the ack never waits on the conversation store; commands
+//! typed as mentions; deactivated people and guests.
+
+use crate::fake_slack::BOT_TOKEN;
+use crate::helpers::*;
+use async_trait::async_trait;
+use opsbot::chat::slack::client::SlackSink;
+use opsbot::chat::{Asked, ChatError, ChatSink, ProgressUpdate};
+use opsbot::core::answer::{Answer, Target};
+use opsbot::core::inbound::{ChatUser, Platform, ThreadKey};
+use opsbot::store::memory::MemoryStore;
+use opsbot::store::{ConversationStore, StoreError, Turn};
+use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The real Slack sink, recording every answer the core hands it.
+struct Tap {
+    real: SlackSink,
+    seen: Mutex<Vec<(Target, Answer)>>,
+}
+
+#[async_trait]
+impl ChatSink for Tap {
+    async fn send(&self, target: &Target, answer: &Answer) -> Result<Option<String>, ChatError> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((target.clone(), answer.clone()));
+        self.real.send(target, answer).await
+    }
+    async fn progress(&self, asked: &Asked, update: ProgressUpdate) -> Result<(), ChatError> {
+        self.real.progress(asked, update).await
+    }
+}
+
+async fn tapped(extra: &str) -> (TestApp, Arc<Tap>) {
+    let tap: Arc<Mutex<Option<Arc<Tap>>>> = Arc::default();
+    let slot = tap.clone();
+    let app = TestApp::start_wired(extra, move |b| {
+        let t = Arc::new(Tap {
+            real: SlackSink::new(&b.config().slack).unwrap(),
+            seen: Mutex::default(),
+        });
+        *slot.lock().unwrap() = Some(t.clone());
+        b.sink(Platform::Slack, t)
+    })
+    .await;
+    let tap = tap.lock().unwrap().clone().unwrap();
+    (app, tap)
+}
+
+async fn first_answer(tap: &Tap) -> Answer {
+    for _ in 0..500 {
+        if let Some((_, a)) = tap.seen.lock().unwrap().first() {
+            return a.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no answer reached the sink");
+}
+
+#[tokio::test]
+async fn the_same_question_through_http_socket_mode_and_the_terminal_gives_the_same_answer() {
+    let question = "list S3 buckets across all accounts";
+
+    let (http, http_tap) = tapped("").await;
+    http.event(&envelope(
+        &event_id(),
+        mention("U1", "C0OPS", "1700003000.000001", question),
+    ))
+    .await;
+    let via_http = first_answer(&http_tap).await;
+
+    let (socket, socket_tap) = tapped("mode = \"socket\"\nsocket_connections = 1\n").await;
+    socket.slack.send_envelope(json!({
+        "envelope_id": "e-1", "type": "events_api", "accepts_response_payload": false,
+        "retry_attempt": 0, "retry_reason": "",
+        "payload": envelope(&event_id(), mention("U1", "C0OPS", "1700003000.000002", question)),
+    }));
+    let via_socket = first_answer(&socket_tap).await;
+
+    // The terminal: the real binary, the same Slack user (looked up by email in the fake
+    // Slack), the same channel.
+    let dir = std::env::temp_dir().join(format!("opsbot-it-{}-core", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("opsbot.toml");
+    std::fs::write(&cfg, fixtures_toml()).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .args(["ask", "--config"])
+        .arg(&cfg)
+        .args([
+            "--as",
+            "u1@example.com",
+            "--channel",
+            "slack:C0OPS",
+            "--json",
+            question,
+        ])
+        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+        .env("SLACK_API_URL", http.slack.api_url())
+        .env_remove("SLACK_SIGNING_SECRET")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let via_terminal: Answer = serde_json::from_slice(&out.stdout).unwrap();
+
+    assert_eq!(via_http, via_socket);
+    assert_eq!(via_http, via_terminal);
+    let text = via_http.to_markdown();
+    assert!(text.contains("no agent is configured"), "{text}");
+    assert!(
+        text.contains("production (111111111111), sandbox (333333333333), staging (222222222222)"),
+        "the person's accounts in #ops: {text}"
+    );
+}
+
+/// A memory store whose delivery claims take two seconds, counting finished claims.
+struct SlowStore {
+    inner: MemoryStore,
+    claims_done: AtomicUsize,
+}
+
+#[async_trait]
+impl ConversationStore for SlowStore {
+    async fn claim_delivery(&self, d: &str, ttl: Duration) -> Result<bool, StoreError> {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let r = self.inner.claim_delivery(d, ttl).await;
+        self.claims_done.fetch_add(1, Ordering::SeqCst);
+        r
+    }
+    async fn add_turn(&self, t: &ThreadKey, turn: Turn) -> Result<(), StoreError> {
+        self.inner.add_turn(t, turn).await
+    }
+    async fn asked_in(&self, t: &ThreadKey, u: &ChatUser) -> Result<bool, StoreError> {
+        self.inner.asked_in(t, u).await
+    }
+    async fn turns(&self, t: &ThreadKey, n: usize) -> Result<Vec<Turn>, StoreError> {
+        self.inner.turns(t, n).await
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_is_acked_at_once_and_answered_once_even_when_the_store_is_slow() {
+    let store = Arc::new(SlowStore {
+        inner: MemoryStore::default(),
+        claims_done: AtomicUsize::new(0),
+    });
+    let s = store.clone();
+    let app = TestApp::start_wired("", move |b| b.store(s)).await;
+    let env = envelope(
+        &event_id(),
+        mention("U1", "C0OPS", "1700003100.000001", "count RDS instances"),
+    );
+    for retry in 0..2u32 {
+        let extra: Vec<(&str, String)> = if retry == 0 {
+            vec![]
+        } else {
+            vec![("x-slack-retry-num", retry.to_string())]
+        };
+        let r = app
+            .post_signed(
+                "/slack/events",
+                env.to_string().as_bytes(),
+                "application/json",
+                &extra,
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            store.claims_done.load(Ordering::SeqCst),
+            0,
+            "acknowledged while the store was still deciding"
+        );
+    }
+    app.slack.wait_for("chat.postMessage", 1).await;
+    let slack = app.shutdown().await;
+    assert_eq!(store.claims_done.load(Ordering::SeqCst), 2);
+    assert_eq!(slack.ok_calls("chat.postMessage").len(), 1, "answered once");
+}
+
+#[tokio::test]
+async fn whoami_as_a_mention_is_answered_privately_in_the_thread() {
+    let app = TestApp::start("").await;
+    app.event(&envelope(
+        &event_id(),
+        mention("U1", "C0OPS", "1700003200.000001", "whoami"),
+    ))
+    .await;
+    let got = app.slack.wait_for("chat.postEphemeral", 1).await;
+    assert_eq!(got[0].body["user"], "U1");
+    assert_eq!(got[0].body["channel"], "C0OPS");
+    assert_eq!(got[0].body["thread_ts"], "1700003200.000001");
+    let text = got[0].body["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("u1@example.com") && text.contains("platform-admins"),
+        "{text}"
+    );
+    let slack = app.shutdown().await;
+    assert!(
+        slack.ok_calls("chat.postMessage").is_empty(),
+        "nothing public"
+    );
+}
+
+#[tokio::test]
+async fn deactivated_people_are_refused_and_guests_get_only_guest_grants() {
+    let app = TestApp::start("").await;
+    app.event(&envelope(
+        &event_id(),
+        mention("UDEAD00001", "C0OPS", "1700003300.000001", "list buckets"),
+    ))
+    .await;
+    let posts = app.slack.wait_for("chat.postMessage", 1).await;
+    let reply = posts[0].body["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(reply.contains("deactivated"), "{reply}");
+    assert!(
+        !reply.contains("no agent"),
+        "never reaches the responder: {reply}"
+    );
+
+    let r = app.command("whoami", "UGUEST00001", "g").await;
+    assert_eq!(r.status(), 200);
+    let got = app.slack.wait_for("response_url", 1).await;
+    let text: String = got[0].body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["text"]["text"].as_str().unwrap_or(""))
+        .collect();
+    assert!(text.contains("*guest*"), "{text}");
+    assert!(
+        text.contains("sandbox (333333333333) — regions us-east-1 — granted by contractors"),
+        "{text}"
+    );
+    assert!(
+        text.contains("~production (111111111111)~") && text.contains("guests = true"),
+        "admin grants don't reach a guest: {text}"
+    );
+}
