@@ -5,8 +5,10 @@
 //!
 //! - **rate**: a fixed rate (open loop), every event answered (a roomy work pool);
 //! - **flood**: closed loop, as many requests as `BENCH_CONNECTIONS` connections can send for
-//!   `BENCH_SECS`, with the default work limits, so most events are shed; memory and ack
-//!   latency must stay bounded.
+//!   `BENCH_SECS`, with the default work limits and Slack's Web API answering
+//!   `chat.postMessage` in `BENCH_SLACK_DELAY_MS` (default 100 ms, about what slack.com
+//!   takes), so the work pool saturates and most events are shed; memory and ack latency must
+//!   stay bounded.
 //!
 //! Prints figures; asserts nothing.
 //! Run: `cargo bench --bench ack` (env `BENCH_RATE=500 BENCH_SECS=10 BENCH_CONNECTIONS=16`,
@@ -216,7 +218,9 @@ async fn rate_phase(http: &reqwest::Client) {
 async fn flood_phase(http: &reqwest::Client) {
     let secs = env_num("BENCH_SECS", 10);
     let connections = env_num("BENCH_CONNECTIONS", 16);
+    let delay = env_num("BENCH_SLACK_DELAY_MS", 100);
     let slack = FakeSlack::start().await;
+    slack.delay("chat.postMessage", Duration::from_millis(delay));
     // Default work limits (32 at once, 2 per person): the flood overwhelms them on purpose.
     let bot = Bot::start(&slack, "", http).await;
     let url = Arc::new(format!("http://127.0.0.1:{}/slack/events", bot.port));
@@ -259,10 +263,22 @@ async fn flood_phase(http: &reqwest::Client) {
     lat.sort();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let peak = bot.peak_rss_mib();
+    let metrics = http
+        .get(format!("http://127.0.0.1:{}/metrics", bot.port))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let shed: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("opsbot_shed_total"))
+        .collect();
     let after_rss = status_kb(bot.pid, "VmRSS:") as f64 / 1024.0;
     let replies = slack.ok_calls("chat.postMessage").len();
     println!(
-        "flood phase (closed loop, {connections} connections for {secs} s, unique signed app_mention events, 200 users, default work limits)"
+        "flood phase (closed loop, {connections} connections for {secs} s, unique signed app_mention events, 200 users, default work limits, chat.postMessage takes {delay} ms)"
     );
     println!(
         "  requests:         {} ({failed} not 200)",
@@ -279,6 +295,9 @@ async fn flood_phase(http: &reqwest::Client) {
         ms(lat.last().copied().unwrap_or_default())
     );
     println!("  replies posted:   {replies} (answers and busy notices)");
+    for s in shed {
+        println!("  {s}");
+    }
     println!("  peak RSS:         {peak:.1} MiB (RSS 1 s after: {after_rss:.1} MiB)");
     bot.stop().await;
 }

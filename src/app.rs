@@ -174,7 +174,7 @@ impl AppBuilder {
             CoreSettings {
                 work: config.work.clone(),
                 dedup_ttl: config.slack.dedup_ttl,
-                slack_command: config.slack.command.clone(),
+                command_prefixes: HashMap::from([(Platform::Slack, config.slack.command.clone())]),
             },
         );
         Ok(App {

@@ -65,8 +65,9 @@ pub struct CoreSettings {
     pub work: WorkSettings,
     /// How long a delivery id is remembered.
     pub dedup_ttl: Duration,
-    /// The help prefix per platform (`/aws` for Slack, `opsbot` in a terminal).
-    pub slack_command: String,
+    /// How each platform's people invoke commands, shown in the help (`/aws` for Slack);
+    /// platforms not listed use `@opsbot`, the terminal `opsbot`.
+    pub command_prefixes: std::collections::HashMap<Platform, String>,
 }
 
 /// The outside services the core uses.
@@ -140,10 +141,10 @@ impl Core {
 
     /// The help prefix for `platform`.
     fn prefix(&self, platform: Platform) -> &str {
-        match platform {
-            Platform::Slack => &self.settings.slack_command,
-            Platform::Teams => "@opsbot",
-            Platform::Terminal => "opsbot",
+        match self.settings.command_prefixes.get(&platform) {
+            Some(p) => p,
+            None if platform == Platform::Terminal => "opsbot",
+            None => "@opsbot",
         }
     }
 

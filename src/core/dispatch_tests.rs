@@ -161,7 +161,7 @@ fn core_with(
         CoreSettings {
             work,
             dedup_ttl: Duration::from_secs(3600),
-            slack_command: "/aws".into(),
+            command_prefixes: HashMap::from([(Platform::Slack, "/aws".to_string())]),
         },
     )
 }

@@ -1,44 +1,44 @@
 //! [`MemoryStore`]: conversation state in this process, bounded in entries and bytes.
 //!
-//! Delivery ids are kept as 64-bit hashes for the de-duplication window (a flood of unique
-//! deliveries costs tens of bytes each); threads keep their newest turns, weighed by size so
-//! the whole store stays under a fixed budget however long people talk.
+//! Delivery ids are kept as 64-bit hashes in two generations of a hash set (about ten bytes
+//! each): an id is remembered for between one and two TTLs, and a flood that fills the current
+//! generation early only shortens the window (counted, logged) — it never grows memory. Threads
+//! keep their newest turns, weighed by size (plus a per-entry overhead) so the whole history
+//! stays under a fixed budget however long people talk.
 
 use super::{ConversationStore, StoreError, Turn};
 use crate::core::inbound::{ChatUser, ThreadKey};
 use async_trait::async_trait;
 use moka::sync::Cache;
+use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Most turns kept per thread.
 pub const TURNS_PER_THREAD: usize = 20;
-/// Most bytes of thread history kept in memory, all threads together.
-pub const HISTORY_BYTES: u64 = 32 * 1024 * 1024;
-/// Most delivery ids remembered at once.
-pub const DELIVERIES: u64 = 500_000;
+/// Most bytes of thread history kept in memory, all threads together (about 10,000 threads
+/// of a few turns each).
+pub const HISTORY_BYTES: u64 = 8 * 1024 * 1024;
+/// What one thread costs beyond its text (keys, cache bookkeeping), for the budget.
+const THREAD_OVERHEAD: usize = 256;
+/// Delivery ids one generation holds before it is rotated early (two generations live).
+pub const DELIVERIES_PER_GENERATION: usize = 200_000;
+
+/// Two generations of delivery-id hashes.
+struct Seen {
+    current: HashSet<u64>,
+    previous: HashSet<u64>,
+    started: Instant,
+}
 
 /// In-process [`ConversationStore`]; the default with one replica.
 pub struct MemoryStore {
     hasher: RandomState,
-    /// Delivery id hash -> claim expiry (moka expires entries per their own TTL).
-    deliveries: Cache<u64, Duration>,
+    seen: Mutex<Seen>,
     /// Thread key -> newest turns, oldest first.
     threads: Cache<String, Arc<Vec<Turn>>>,
-}
-
-struct PerEntryTtl;
-
-impl moka::Expiry<u64, Duration> for PerEntryTtl {
-    fn expire_after_create(
-        &self,
-        _key: &u64,
-        ttl: &Duration,
-        _now: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(*ttl)
-    }
 }
 
 impl MemoryStore {
@@ -46,13 +46,15 @@ impl MemoryStore {
     pub fn new(thread_idle: Duration) -> Self {
         Self {
             hasher: RandomState::new(),
-            deliveries: Cache::builder()
-                .max_capacity(DELIVERIES)
-                .expire_after(PerEntryTtl)
-                .build(),
+            seen: Mutex::new(Seen {
+                current: HashSet::new(),
+                previous: HashSet::new(),
+                started: Instant::now(),
+            }),
             threads: Cache::builder()
                 .weigher(|k: &String, v: &Arc<Vec<Turn>>| {
-                    let bytes = k.len()
+                    let bytes = THREAD_OVERHEAD
+                        + k.len()
                         + v.iter()
                             .map(|t| 64 + t.question.len() + t.answer.len() + t.user.id.len())
                             .sum::<usize>();
@@ -75,7 +77,22 @@ impl Default for MemoryStore {
 impl ConversationStore for MemoryStore {
     async fn claim_delivery(&self, delivery: &str, ttl: Duration) -> Result<bool, StoreError> {
         let key = self.hasher.hash_one(delivery);
-        Ok(self.deliveries.entry(key).or_insert(ttl).is_fresh())
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let full = seen.current.len() >= DELIVERIES_PER_GENERATION;
+        if seen.started.elapsed() >= ttl || full {
+            if full {
+                tracing::warn!(
+                    window_secs = seen.started.elapsed().as_secs(),
+                    "many deliveries: de-duplication window shortened to keep memory bounded"
+                );
+            }
+            seen.previous = std::mem::take(&mut seen.current);
+            seen.started = Instant::now();
+        }
+        if seen.previous.contains(&key) {
+            return Ok(false);
+        }
+        Ok(seen.current.insert(key))
     }
 
     async fn add_turn(&self, thread: &ThreadKey, turn: Turn) -> Result<(), StoreError> {
@@ -126,16 +143,44 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn first_claim_wins_until_it_expires() {
+    #[tokio::test(start_paused = true)]
+    async fn first_claim_wins_for_between_one_and_two_ttls() {
         let s = MemoryStore::default();
-        let ttl = Duration::from_millis(200);
+        let ttl = Duration::from_secs(3600);
         assert!(s.claim_delivery("slack:Ev1", ttl).await.unwrap());
         assert!(!s.claim_delivery("slack:Ev1", ttl).await.unwrap());
         assert!(s.claim_delivery("slack:Ev2", ttl).await.unwrap());
-        // moka runs on the system clock: wait out the short TTL.
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        assert!(s.claim_delivery("slack:Ev1", ttl).await.unwrap(), "expired");
+        tokio::time::advance(Duration::from_secs(3601)).await;
+        assert!(
+            !s.claim_delivery("slack:Ev1", ttl).await.unwrap(),
+            "still within 2 TTLs"
+        );
+        tokio::time::advance(Duration::from_secs(3601)).await;
+        assert!(
+            s.claim_delivery("slack:Ev1", ttl).await.unwrap(),
+            "forgotten"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_deliveries_keeps_memory_bounded() {
+        let s = MemoryStore::default();
+        let ttl = Duration::from_secs(3600);
+        for i in 0..(DELIVERIES_PER_GENERATION * 3) {
+            s.claim_delivery(&format!("slack:Ev{i}"), ttl)
+                .await
+                .unwrap();
+        }
+        {
+            let seen = s.seen.lock().unwrap();
+            assert!(seen.current.len() <= DELIVERIES_PER_GENERATION);
+            assert!(seen.previous.len() <= DELIVERIES_PER_GENERATION);
+        }
+        let last = format!("slack:Ev{}", DELIVERIES_PER_GENERATION * 3 - 1);
+        assert!(
+            !s.claim_delivery(&last, ttl).await.unwrap(),
+            "recent ids still known"
+        );
     }
 
     #[tokio::test]

@@ -6,11 +6,7 @@ use opsbot::accounts::{Registry, Settings, Source};
 use opsbot::identity::identity_center::IdentityCenter;
 use opsbot::identity::{GroupDirectory, Person};
 
-/// The moto server URL from scripts/test; panics with the fix when absent.
-pub fn moto() -> String {
-    std::env::var("OPSBOT_TEST_MOTO_URL")
-        .expect("OPSBOT_TEST_MOTO_URL is not set: run the tests with scripts/test, which starts moto server from .venv")
-}
+pub use crate::peers::moto;
 
 macro_rules! client {
     ($krate:ident) => {{

@@ -8,7 +8,7 @@ use opsbot::config::Config;
 use opsbot::core::respond::Responder;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
@@ -248,16 +248,4 @@ pub fn mention(user: &str, channel: &str, ts: &str, text: &str) -> Value {
            "blocks": [{"type": "rich_text", "block_id": "b1", "elements": []}]})
 }
 
-/// The repo's Python venv interpreter (created by scripts/test); panics with the fix if absent.
-pub fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("OPSBOT_TEST_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/test, which creates the venv with slack_sdk (requirements-test.txt)",
-        p.display()
-    );
-    p
-}
+pub use crate::peers::python;

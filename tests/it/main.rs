@@ -12,5 +12,6 @@ mod fake_idp;
 mod fake_slack;
 mod helpers;
 mod idp;
+mod peers;
 mod socket;
 mod sts_proxy;
