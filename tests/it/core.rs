@@ -245,3 +245,41 @@ async fn deactivated_people_are_refused_and_guests_get_only_guest_grants() {
         "admin grants don't reach a guest: {text}"
     );
 }
+
+#[tokio::test]
+async fn a_new_channel_post_carries_its_long_table_as_csv_in_its_own_thread() {
+    use opsbot::core::answer::Table;
+    use opsbot::core::inbound::{Place, PlaceKind};
+    let app = TestApp::start("").await;
+    let table = Table {
+        caption: Some("EC2 instances".into()),
+        columns: vec!["account".into(), "id".into(), "state".into()],
+        rows: (0..100)
+            .map(|i| vec!["production".into(), format!("i-{i:04}"), "running".into()])
+            .collect(),
+    };
+    let answer = Answer::text("**Weekly inventory**").table(table);
+    let target = Target::Channel {
+        place: Place::new(Platform::Slack, "C0OPS", PlaceKind::Channel),
+        handle: None,
+    };
+    app.core().deliver(&target, &answer).await;
+    let posts = app.slack.wait_for("chat.postMessage", 1).await;
+    assert_eq!(posts[0].body["channel"], "C0OPS");
+    assert!(
+        posts[0].body.get("thread_ts").is_none(),
+        "a new top-level message"
+    );
+    let done = app.slack.wait_for("files.completeUploadExternal", 1).await;
+    assert_eq!(done[0].body["channel_id"], "C0OPS");
+    assert_eq!(
+        done[0].body["thread_ts"], "1700000000.000001",
+        "the CSV goes into the post's own thread"
+    );
+    let uploads = app.slack.ok_calls("upload");
+    assert_eq!(
+        String::from_utf8_lossy(&uploads[0].raw).lines().count(),
+        101,
+        "every row in the CSV"
+    );
+}

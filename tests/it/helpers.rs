@@ -5,6 +5,7 @@ use crate::fake_slack::{BOT_TOKEN, FakeSlack};
 use opsbot::app::{App, AppBuilder};
 use opsbot::chat::slack::verify::{Verifier, unix_now};
 use opsbot::config::Config;
+use opsbot::core::dispatch::Core;
 use opsbot::core::respond::Responder;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ pub struct TestApp {
     pub slack: FakeSlack,
     /// HTTP client.
     pub http: reqwest::Client,
+    core: Arc<Core>,
     stop: Option<oneshot::Sender<()>>,
     done: Option<JoinHandle<()>>,
 }
@@ -84,6 +86,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = wire(App::builder(config)).build().await.unwrap();
+        let core = app.core.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let done = tokio::spawn(async move {
             app.run(listener, async move {
@@ -96,6 +99,7 @@ impl TestApp {
             addr,
             slack,
             http: reqwest::Client::new(),
+            core,
             stop: Some(tx),
             done: Some(done),
         };
@@ -114,6 +118,11 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         panic!("app never became ready");
+    }
+
+    /// The running core (to deliver answers directly, as a scheduler would).
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
     }
 
     /// The `/metrics` text.
