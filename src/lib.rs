@@ -23,7 +23,7 @@ pub mod aws;
 pub mod cache;
 pub mod chat;
 pub mod cli;
-pub mod config;
+pub use app::config;
 pub mod core;
 pub mod identity;
 pub mod metrics;

@@ -17,6 +17,8 @@ use crate::chat::slack::socket::SocketMode;
 use crate::chat::slack::verify::Verifier;
 use crate::chat::{ChatSink, Sinks};
 use crate::config::Config;
+
+pub mod config;
 use crate::core::dispatch::{Core, CoreParts, CoreSettings};
 use crate::core::inbound::Platform;
 use crate::core::respond::{NotConfigured, Responder};
