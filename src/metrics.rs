@@ -6,6 +6,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
@@ -52,6 +53,10 @@ pub struct Metrics {
     pub shed: Family<KindLabel, Counter>,
     /// Deliveries after de-duplication, by outcome (`new`, `duplicate`, `store_error`).
     pub deliveries: Family<KindLabel, Counter>,
+    /// Socket Mode connections open and greeted (`hello`).
+    pub socket_connections: Gauge,
+    /// Socket Mode reconnects, by reason (`disconnect`, `lost`, `connect_failed`).
+    pub socket_reconnects: Family<KindLabel, Counter>,
 }
 
 impl Metrics {
@@ -92,8 +97,22 @@ impl Metrics {
             "Deliveries after de-duplication, by outcome",
             deliveries.clone(),
         );
+        let socket_connections = Gauge::default();
+        let socket_reconnects = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "socket_connections",
+            "Socket Mode connections open and greeted",
+            socket_connections.clone(),
+        );
+        registry.register(
+            "socket_reconnects",
+            "Socket Mode reconnects by reason",
+            socket_reconnects.clone(),
+        );
         Arc::new(Self {
             registry,
+            socket_connections,
+            socket_reconnects,
             shed,
             deliveries,
             requests,
@@ -136,6 +155,13 @@ impl Metrics {
     pub fn delivery(&self, outcome: &'static str) {
         self.deliveries
             .get_or_create(&KindLabel { kind: outcome })
+            .inc();
+    }
+
+    /// Counts one Socket Mode reconnect.
+    pub fn socket_reconnect(&self, reason: &'static str) {
+        self.socket_reconnects
+            .get_or_create(&KindLabel { kind: reason })
             .inc();
     }
 

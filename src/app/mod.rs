@@ -13,7 +13,7 @@ use crate::chat::slack::SlackDoor;
 use crate::chat::slack::client::{AUTH_BACKOFF_MAX, Connector, SlackSink};
 use crate::chat::slack::http::{self, SlackState};
 use crate::chat::slack::settings::SlackMode;
-use crate::chat::slack::socket::SocketMode;
+use crate::chat::slack::socket::{SocketHealth, SocketMode};
 use crate::chat::slack::verify::Verifier;
 use crate::chat::{ChatSink, Sinks};
 use crate::config::Config;
@@ -62,8 +62,36 @@ pub struct App {
     pub core: Arc<Core>,
     /// The Slack adapter.
     pub slack: Arc<SlackDoor>,
-    /// The real Slack client (auth.test, Socket Mode).
+    /// The real Slack client (auth.test, people lookups).
     slack_sink: Arc<SlackSink>,
+    /// Whether the bot can receive: readiness.
+    ready: Arc<Readiness>,
+}
+
+/// What `/readyz` checks: the bot can receive. HTTP mode: the router serves and `auth.test`
+/// passed (the signing secret was checked at start). Socket Mode: also at least one connection
+/// said `hello`.
+pub struct Readiness {
+    door: Arc<SlackDoor>,
+    socket: Option<Arc<SocketHealth>>,
+}
+
+impl Readiness {
+    /// `Ok` when ready, else why not.
+    pub fn check(&self) -> Result<(), String> {
+        if !self.door.knows_itself() {
+            return Err("waiting for Slack auth.test to succeed (check SLACK_BOT_TOKEN)".into());
+        }
+        if let Some(h) = &self.socket
+            && h.live() == 0
+        {
+            return Err(match h.last_loss() {
+                Some(why) => format!("no Socket Mode connection is open (last one: {why})"),
+                None => "no Socket Mode connection has said hello yet".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Builds an [`App`], with the real service for anything not replaced.
@@ -179,10 +207,17 @@ impl AppBuilder {
                 command_prefixes: HashMap::from([(Platform::Slack, config.slack.command.clone())]),
             },
         );
+        let slack = SlackDoor::new(core.clone());
+        let ready = Arc::new(Readiness {
+            door: slack.clone(),
+            socket: (config.slack.mode == SlackMode::Socket)
+                .then(|| Arc::new(SocketHealth::default())),
+        });
         Ok(App {
-            slack: SlackDoor::new(core.clone()),
+            slack,
             core,
             slack_sink,
+            ready,
             config,
         })
     }
@@ -223,8 +258,12 @@ impl App {
         let ops = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
-            .route("/metrics", get(metrics))
-            .with_state(self.slack.clone());
+            .with_state(self.ready.clone())
+            .merge(
+                Router::new()
+                    .route("/metrics", get(metrics))
+                    .with_state(self.slack.clone()),
+            );
         if self.config.slack.mode == SlackMode::Socket {
             return ops;
         }
@@ -250,16 +289,14 @@ impl App {
                 book.refresh_forever(client, settings).await;
             })
         });
-        let socket = match (self.config.slack.mode, &self.config.slack.app_token) {
-            (SlackMode::Socket, Some(token)) => Some(
-                SocketMode::start(
-                    self.slack.clone(),
-                    self.slack_client(),
-                    token,
-                    self.config.slack.socket_connections,
-                )
-                .await?,
-            ),
+        let socket = match (&self.ready.socket, &self.config.slack.app_token) {
+            (Some(health), Some(token)) => Some(SocketMode::start(
+                self.slack.clone(),
+                &self.config.slack.api_url,
+                token,
+                self.config.slack.socket_connections,
+                health.clone(),
+            )?),
             _ => None,
         };
         tracing::info!(
@@ -319,14 +356,10 @@ async fn wait_for_slack(door: Arc<SlackDoor>, sink: Arc<SlackSink>) {
     }
 }
 
-async fn readyz(State(door): State<Arc<SlackDoor>>) -> impl IntoResponse {
-    if door.knows_itself() {
-        (StatusCode::OK, "ready")
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "waiting for Slack auth.test to succeed",
-        )
+async fn readyz(State(ready): State<Arc<Readiness>>) -> impl IntoResponse {
+    match ready.check() {
+        Ok(()) => (StatusCode::OK, "ready".to_string()),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
     }
 }
 

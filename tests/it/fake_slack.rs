@@ -56,6 +56,22 @@ struct Inner {
     usergroups: Vec<(String, Vec<String>)>,
 }
 
+/// What the fake tells one Socket Mode connection to do.
+enum SocketCmd {
+    /// Send this frame.
+    Send(Value),
+    /// Close the connection.
+    Close,
+}
+
+/// Open Socket Mode connections and whether new ones are held back.
+#[derive(Default)]
+struct Sockets {
+    next_id: u64,
+    open: Vec<(u64, mpsc::UnboundedSender<SocketCmd>)>,
+    held: bool,
+}
+
 /// Handle to a running fake.
 #[derive(Clone)]
 pub struct FakeSlack {
@@ -63,7 +79,8 @@ pub struct FakeSlack {
     pub addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
     changed: Arc<Notify>,
-    socket_tx: Arc<Mutex<Option<mpsc::UnboundedSender<Value>>>>,
+    sockets: Arc<Mutex<Sockets>>,
+    released: Arc<Notify>,
 }
 
 impl FakeSlack {
@@ -75,7 +92,8 @@ impl FakeSlack {
             addr,
             inner: Arc::default(),
             changed: Arc::default(),
-            socket_tx: Arc::default(),
+            sockets: Arc::default(),
+            released: Arc::default(),
         };
         let app = Router::new()
             .route("/api/{method}", any(api))
@@ -128,14 +146,64 @@ impl FakeSlack {
             .collect();
     }
 
-    /// Queues a Socket Mode envelope; sent after `hello` to the next connection (or now).
+    /// Sends a Socket Mode envelope on the newest open connection, or queues it for the next
+    /// connection (after its `hello`).
     pub fn send_envelope(&self, envelope: Value) {
-        if let Some(tx) = self.socket_tx.lock().unwrap().as_ref()
-            && tx.send(envelope.clone()).is_ok()
+        let sockets = self.sockets.lock().unwrap();
+        if let Some((_, tx)) = sockets.open.last()
+            && tx.send(SocketCmd::Send(envelope.clone())).is_ok()
         {
             return;
         }
+        drop(sockets);
         self.inner.lock().unwrap().envelopes.push_back(envelope);
+    }
+
+    /// On the newest connection: a `disconnect` frame (as Slack sends before refreshing a
+    /// connection), then `envelope` on that same connection, then the socket closes 500 ms later.
+    /// Returns the connection's id.
+    pub fn disconnect_then(&self, envelope: Value) -> u64 {
+        let sockets = self.sockets.lock().unwrap();
+        let (id, tx) = sockets.open.last().expect("an open Socket Mode connection");
+        let disconnect = json!({"type": "disconnect", "reason": "refresh_requested",
+            "debug_info": {"host": "applink-fake"}});
+        tx.send(SocketCmd::Send(disconnect)).unwrap();
+        tx.send(SocketCmd::Send(envelope)).unwrap();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let _ = tx.send(SocketCmd::Close);
+        });
+        *id
+    }
+
+    /// Closes every open Socket Mode connection.
+    pub fn close_sockets(&self) {
+        for (_, tx) in self.sockets.lock().unwrap().open.drain(..) {
+            let _ = tx.send(SocketCmd::Close);
+        }
+    }
+
+    /// Holds back `apps.connections.open` answers until [`FakeSlack::release_sockets`].
+    pub fn hold_sockets(&self) {
+        self.sockets.lock().unwrap().held = true;
+    }
+
+    /// Answers the held-back `apps.connections.open` calls.
+    pub fn release_sockets(&self) {
+        self.sockets.lock().unwrap().held = false;
+        self.released.notify_waiters();
+    }
+
+    /// Ids of the open Socket Mode connections, oldest first.
+    pub fn open_sockets(&self) -> Vec<u64> {
+        self.sockets
+            .lock()
+            .unwrap()
+            .open
+            .iter()
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Every call so far.
@@ -236,6 +304,15 @@ async fn api(
     };
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
+    }
+    if method == "apps.connections.open" {
+        loop {
+            let released = fake.released.notified();
+            if !fake.sockets.lock().unwrap().held {
+                break;
+            }
+            released.await;
+        }
     }
     let auth = headers
         .get("authorization")
@@ -393,23 +470,39 @@ async fn run_socket(fake: FakeSlack, mut ws: WebSocket) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let queued: Vec<Value> = fake.inner.lock().unwrap().envelopes.drain(..).collect();
     for e in queued {
-        let _ = tx.send(e);
+        let _ = tx.send(SocketCmd::Send(e));
     }
-    *fake.socket_tx.lock().unwrap() = Some(tx);
+    let id = {
+        let mut s = fake.sockets.lock().unwrap();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.open.push((id, tx));
+        id
+    };
+    fake.record("socket_open", json!({"_conn": id}), b"", 200);
     loop {
         tokio::select! {
-            Some(env) = rx.recv() => {
-                if ws.send(Message::Text(env.to_string().into())).await.is_err() { return; }
-            }
+            Some(cmd) = rx.recv() => match cmd {
+                SocketCmd::Send(frame) => {
+                    if ws.send(Message::Text(frame.to_string().into())).await.is_err() { break; }
+                }
+                SocketCmd::Close => {
+                    let _ = ws.send(Message::Close(None)).await;
+                    break;
+                }
+            },
             msg = ws.recv() => match msg {
                 Some(Ok(Message::Text(t))) => {
-                    let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+                    let mut v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+                    v["_conn"] = json!(id);
                     fake.record("socket_ack", v, t.as_bytes(), 200);
                 }
                 Some(Ok(Message::Ping(p))) => { let _ = ws.send(Message::Pong(p)).await; }
                 Some(Ok(_)) => {}
-                _ => return,
+                _ => break,
             }
         }
     }
+    fake.sockets.lock().unwrap().open.retain(|(c, _)| *c != id);
+    fake.record("socket_close", json!({"_conn": id}), b"", 200);
 }

@@ -70,13 +70,31 @@ impl TestApp {
         Self::boot(&fixtures_toml(), extra_toml, wire).await
     }
 
+    /// Starts with the fixtures after `prepare` set up the fake Slack, without waiting for
+    /// readiness.
+    pub async fn start_unready(extra_toml: &str, prepare: impl FnOnce(&FakeSlack)) -> Self {
+        let slack = FakeSlack::start().await;
+        prepare(&slack);
+        Self::boot_on(slack, &fixtures_toml(), extra_toml, |b| b, false).await
+    }
+
     async fn boot(
         sections: &str,
         extra_toml: &str,
         wire: impl FnOnce(AppBuilder) -> AppBuilder,
     ) -> Self {
-        opsbot::install_crypto();
         let slack = FakeSlack::start().await;
+        Self::boot_on(slack, sections, extra_toml, wire, true).await
+    }
+
+    async fn boot_on(
+        slack: FakeSlack,
+        sections: &str,
+        extra_toml: &str,
+        wire: impl FnOnce(AppBuilder) -> AppBuilder,
+        wait: bool,
+    ) -> Self {
+        opsbot::install_crypto();
         let toml = format!(
             "{sections}[slack]\napi_url = \"{}\"\n{extra_toml}",
             slack.api_url()
@@ -103,8 +121,29 @@ impl TestApp {
             stop: Some(tx),
             done: Some(done),
         };
-        t.wait_ready().await;
+        if wait {
+            t.wait_ready().await;
+        }
         t
+    }
+
+    /// `/readyz`'s status code.
+    pub async fn readiness(&self) -> u16 {
+        match self.http.get(self.url("/readyz")).send().await {
+            Ok(r) => r.status().as_u16(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Waits (10 s liveness bound) until `/readyz` answers `status`.
+    pub async fn wait_readiness(&self, status: u16) {
+        for _ in 0..1000 {
+            if self.readiness().await == status {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("/readyz never answered {status}");
     }
 
     /// Waits for `/readyz` (auth.test done).
