@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod agent;
 pub mod app;
 pub mod aws;
 pub mod cache;

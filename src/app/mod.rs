@@ -7,7 +7,13 @@
 
 use crate::access::Access;
 use crate::accounts::discover::AccountBook;
+use crate::agent::Agent;
+use crate::agent::bedrock::Bedrock;
+use crate::agent::model::Model;
+use crate::aws::mcp::pool::McpPool;
 use crate::aws::pool::CredentialPool;
+use crate::aws::read::fanout::Reader;
+use crate::aws::read::limiter::Limiter;
 use crate::aws::sts::{LazySdkSts, Sts};
 use crate::chat::slack::SlackDoor;
 use crate::chat::slack::client::{AUTH_BACKOFF_MAX, Connector, SlackSink};
@@ -21,7 +27,7 @@ use crate::config::Config;
 pub mod config;
 use crate::core::dispatch::{Core, CoreParts, CoreSettings};
 use crate::core::inbound::Platform;
-use crate::core::respond::{NotConfigured, Responder};
+use crate::core::respond::Responder;
 use crate::identity::slack::SlackDirectory;
 use crate::identity::{Directory, GroupDirectory, Profiles, TrustedProfiles};
 use crate::metrics::Metrics;
@@ -102,6 +108,7 @@ pub struct AppBuilder {
     profiles: HashMap<Platform, Arc<dyn Profiles>>,
     groups: Option<Vec<Arc<dyn GroupDirectory>>>,
     responder: Option<Arc<dyn Responder>>,
+    model: Option<Arc<dyn Model>>,
     store: Option<Arc<dyn ConversationStore>>,
 }
 
@@ -136,9 +143,16 @@ impl AppBuilder {
         self
     }
 
-    /// Questions are answered by `responder` (default: [`NotConfigured`]).
+    /// Questions are answered by `responder` (default: the [`Agent`], which says "no agent is
+    /// configured" without `[agent]`).
     pub fn responder(mut self, responder: Arc<dyn Responder>) -> Self {
         self.responder = Some(responder);
+        self
+    }
+
+    /// The agent answers with `model` (default: Bedrock Converse when `[agent]` is set).
+    pub fn model(mut self, model: Arc<dyn Model>) -> Self {
+        self.model = Some(model);
         self
     }
 
@@ -186,6 +200,31 @@ impl AppBuilder {
             config.aws.clone(),
             metrics.clone(),
         );
+        let responder = match self.responder {
+            Some(r) => r,
+            None => {
+                let mcp_http = reqwest::Client::builder()
+                    .user_agent(concat!("opsbot/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| AppError::Client(std::io::Error::other(e)))?;
+                let reader = Arc::new(Reader::new(
+                    Arc::new(McpPool::new(mcp_http, config.mcp.server.clone())),
+                    Limiter::new(
+                        config.mcp.requests_per_second,
+                        config.mcp.concurrency_per_account,
+                    ),
+                    config.mcp.max_pages,
+                ));
+                let model: Option<Arc<dyn Model>> = match (self.model, &config.agent) {
+                    (Some(m), _) => Some(m),
+                    (None, Some(a)) => Some(Arc::new(
+                        Bedrock::new(&a.model_id, &a.region, a.prompt_caching).await,
+                    )),
+                    (None, None) => None,
+                };
+                Arc::new(Agent::new(model, reader, config.agent.clone()))
+            }
+        };
         let mut sinks = Sinks::default().with(Platform::Slack, slack_sink.clone());
         for (platform, sink) in self.sinks {
             sinks = sinks.with(platform, sink);
@@ -194,7 +233,7 @@ impl AppBuilder {
             CoreParts {
                 sinks,
                 access,
-                responder: self.responder.unwrap_or_else(|| Arc::new(NotConfigured)),
+                responder,
                 store: self
                     .store
                     .unwrap_or_else(|| Arc::new(MemoryStore::default())),
@@ -233,6 +272,7 @@ impl App {
             profiles: HashMap::new(),
             groups: None,
             responder: None,
+            model: None,
             store: None,
         }
     }

@@ -2,7 +2,9 @@
 //! CloudTrail, pooled; and `opsbot check --aws`.
 
 pub mod check;
+pub mod mcp;
 pub mod pool;
 pub mod principal;
+pub mod read;
 pub mod scoped;
 pub mod sts;

@@ -39,12 +39,63 @@ pub enum Command {
         #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
         question: Vec<String>,
     },
+    /// Run one read-only API call without the model, as a table, e.g.
+    /// `run prod,staging ec2 DescribeInstances {"Filters":[{"Name":"instance-state-name","Values":["running"]}]}`.
+    Run {
+        /// Only these regions (repeat the flag); default: each account's regions.
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        /// Accounts: names, ids, aliases or environments, comma-separated, or `all`.
+        accounts: String,
+        /// Service, e.g. `ec2`, `s3`, `lambda`.
+        service: String,
+        /// Operation, e.g. `DescribeInstances`.
+        operation: String,
+        /// Parameters as JSON (optional).
+        #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+        params: Vec<String>,
+    },
 }
 
 impl Command {
     /// The `accounts` name joined back into one string (empty when none was given).
     pub fn name_text(name: &[String]) -> String {
         name.join(" ")
+    }
+
+    /// The read a `run` command asks for, or what is wrong with its parameters.
+    pub fn run_spec(&self) -> Option<Result<crate::core::respond::RunSpec, String>> {
+        let Self::Run {
+            regions,
+            accounts,
+            service,
+            operation,
+            params,
+        } = self
+        else {
+            return None;
+        };
+        let text = params.join(" ");
+        let params = if text.trim().is_empty() {
+            Ok(serde_json::Value::Null)
+        } else {
+            serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+                format!("the parameters are not JSON ({e}); write them like {{\"MaxResults\": 50}}")
+            })
+        };
+        Some(params.map(|params| {
+            crate::core::respond::RunSpec {
+                accounts: accounts
+                    .split(',')
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .collect(),
+                regions: regions.clone(),
+                service: service.clone(),
+                operation: operation.clone(),
+                params,
+            }
+        }))
     }
 }
 
@@ -161,6 +212,25 @@ mod tests {
             "{h}"
         );
         assert!(h.contains("Who you are to opsbot"), "{h}");
+    }
+
+    #[test]
+    fn run_takes_accounts_service_operation_and_json() {
+        let Parsed::Run(c) = parse(
+            r#"run --region eu-west-1 prod,staging ec2 DescribeInstances {"Filters": [{"Name": "x", "Values": ["a b"]}]}"#,
+        ) else {
+            panic!("a command")
+        };
+        let spec = c.run_spec().unwrap().unwrap();
+        assert_eq!(spec.accounts, ["prod", "staging"]);
+        assert_eq!(spec.regions, ["eu-west-1"]);
+        assert_eq!(spec.operation, "DescribeInstances");
+        assert_eq!(spec.params["Filters"][0]["Values"][0], "a b");
+        let Parsed::Run(bad) = parse("run all ec2 DescribeInstances {oops") else {
+            panic!()
+        };
+        assert!(bad.run_spec().unwrap().unwrap_err().contains("not JSON"));
+        assert!(matches!(parse("run all ec2"), Parsed::Help(Some(_))));
     }
 
     #[test]

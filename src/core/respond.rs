@@ -74,12 +74,36 @@ impl AnswerError {
     }
 }
 
+/// One read without the model (`run <accounts> <service> <Operation> [params]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    /// Account names, ids, aliases, environments or `all`.
+    pub accounts: Vec<String>,
+    /// Regions; empty means each account's regions.
+    pub regions: Vec<String>,
+    /// Service name.
+    pub service: String,
+    /// Operation name.
+    pub operation: String,
+    /// Parameters (a JSON object, or null).
+    pub params: serde_json::Value,
+}
+
 /// Produces answers (the agent plugs in here). Called only after access was decided and the
 /// person may query at least one account here.
 #[async_trait]
 pub trait Responder: Send + Sync + 'static {
     /// The answer to `request`.
     async fn answer(&self, request: AnswerRequest) -> Result<Answer, AnswerError>;
+
+    /// One validated read across accounts, no model (`run`). `request.question` holds the
+    /// command as typed.
+    async fn run(&self, request: AnswerRequest, spec: RunSpec) -> Result<Answer, AnswerError> {
+        let _ = (request, spec);
+        Err(AnswerError::Unanswerable(
+            "`run` needs AWS access, which this opsbot has not set up.".into(),
+        ))
+    }
 }
 
 /// The responder used until an agent is configured: says so plainly, and what the person could

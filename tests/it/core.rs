@@ -5,8 +5,6 @@
 use crate::fake_slack::BOT_TOKEN;
 use crate::helpers::*;
 use async_trait::async_trait;
-use opsbot::chat::slack::client::SlackSink;
-use opsbot::chat::{Asked, ChatError, ChatSink, ProgressUpdate};
 use opsbot::core::answer::{Answer, Target};
 use opsbot::core::inbound::{ChatUser, Platform, ThreadKey};
 use opsbot::store::memory::MemoryStore;
@@ -16,34 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The real Slack sink, recording every answer the core hands it.
-struct Tap {
-    real: SlackSink,
-    seen: Mutex<Vec<(Target, Answer)>>,
-}
-
-#[async_trait]
-impl ChatSink for Tap {
-    async fn send(&self, target: &Target, answer: &Answer) -> Result<Option<String>, ChatError> {
-        self.seen
-            .lock()
-            .unwrap()
-            .push((target.clone(), answer.clone()));
-        self.real.send(target, answer).await
-    }
-    async fn progress(&self, asked: &Asked, update: ProgressUpdate) -> Result<(), ChatError> {
-        self.real.progress(asked, update).await
-    }
-}
-
 async fn tapped(extra: &str) -> (TestApp, Arc<Tap>) {
     let tap: Arc<Mutex<Option<Arc<Tap>>>> = Arc::default();
     let slot = tap.clone();
     let app = TestApp::start_wired(extra, move |b| {
-        let t = Arc::new(Tap {
-            real: SlackSink::new(&b.config().slack).unwrap(),
-            seen: Mutex::default(),
-        });
+        let t = Tap::for_builder(&b);
         *slot.lock().unwrap() = Some(t.clone());
         b.sink(Platform::Slack, t)
     })
@@ -53,13 +28,7 @@ async fn tapped(extra: &str) -> (TestApp, Arc<Tap>) {
 }
 
 async fn first_answer(tap: &Tap) -> Answer {
-    for _ in 0..500 {
-        if let Some((_, a)) = tap.seen.lock().unwrap().first() {
-            return a.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("no answer reached the sink");
+    tap.answer(1).await
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 use crate::fake_slack::{BOT_TOKEN, FakeSlack};
 use opsbot::app::{App, AppBuilder};
 use opsbot::chat::slack::verify::{Verifier, unix_now};
+use opsbot::chat::{Asked, ChatError, ChatSink, ProgressUpdate};
 use opsbot::config::Config;
+use opsbot::core::answer::{Answer, Target};
 use opsbot::core::dispatch::Core;
 use opsbot::core::respond::Responder;
 use serde_json::{Value, json};
@@ -68,6 +70,16 @@ impl TestApp {
         wire: impl FnOnce(AppBuilder) -> AppBuilder,
     ) -> Self {
         Self::boot(&fixtures_toml(), extra_toml, wire).await
+    }
+
+    /// Starts with `sections` instead of the fixtures, and `extra_toml`, letting `wire` replace
+    /// services.
+    pub async fn start_custom(
+        sections: &str,
+        extra_toml: &str,
+        wire: impl FnOnce(AppBuilder) -> AppBuilder,
+    ) -> Self {
+        Self::boot(sections, extra_toml, wire).await
     }
 
     /// Starts with the fixtures after `prepare` set up the fake Slack, without waiting for
@@ -297,3 +309,50 @@ pub fn mention(user: &str, channel: &str, ts: &str, text: &str) -> Value {
 }
 
 pub use crate::peers::python;
+
+/// The real Slack sink, recording every answer the core hands it.
+pub struct Tap {
+    real: opsbot::chat::slack::client::SlackSink,
+    seen: std::sync::Mutex<Vec<(Target, Answer)>>,
+}
+
+#[async_trait::async_trait]
+impl ChatSink for Tap {
+    async fn send(&self, target: &Target, answer: &Answer) -> Result<Option<String>, ChatError> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((target.clone(), answer.clone()));
+        self.real.send(target, answer).await
+    }
+    async fn progress(&self, asked: &Asked, update: ProgressUpdate) -> Result<(), ChatError> {
+        self.real.progress(asked, update).await
+    }
+}
+
+impl Tap {
+    /// Wraps the real sink the builder's configuration describes; returns the tap to install
+    /// with `builder.sink(Platform::Slack, tap)`.
+    pub fn for_builder(b: &AppBuilder) -> Arc<Tap> {
+        Arc::new(Tap {
+            real: opsbot::chat::slack::client::SlackSink::new(&b.config().slack).unwrap(),
+            seen: std::sync::Mutex::default(),
+        })
+    }
+
+    /// Every (target, answer) so far.
+    pub fn seen(&self) -> Vec<(Target, Answer)> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits (30 s liveness bound) for the `n`th answer and returns it.
+    pub async fn answer(&self, n: usize) -> Answer {
+        for _ in 0..3000 {
+            if let Some((_, a)) = self.seen.lock().unwrap().get(n - 1) {
+                return a.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("answer {n} never reached the sink; seen: {:?}", self.seen());
+    }
+}

@@ -2,16 +2,19 @@
 //! Slack Web API (and Slack's own `slack_sdk` for signing).
 
 mod access;
+mod agent;
 mod aws;
 mod binary;
 mod commands;
 mod core;
 mod credentials;
 mod events;
+mod fake_bedrock;
 mod fake_idp;
 mod fake_slack;
 mod helpers;
 mod idp;
+mod mcp;
 mod peers;
 mod socket;
 mod sts_proxy;

@@ -9,6 +9,8 @@
 //! Nothing outside `app`, `cli` and `main` imports this module.
 
 use crate::accounts::{self, Registry};
+use crate::agent::settings::{AgentSettings, RawAgent};
+use crate::aws::mcp::settings::{McpSettings, RawMcp};
 use crate::aws::pool::{PoolSettings, RawAws};
 use crate::chat::slack::settings::{Needs, RawSlack, SlackMode, SlackSettings};
 use crate::identity::settings::{IdentityConfig, RawSettings as RawIdentity};
@@ -39,6 +41,10 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// AWS credential pool settings.
     pub aws: PoolSettings,
+    /// The AWS MCP Server (`[mcp]`, defaults to the hosted endpoint).
+    pub mcp: McpSettings,
+    /// The agent (`[agent]`); `None` keeps the "no agent is configured" reply.
+    pub agent: Option<AgentSettings>,
 }
 
 /// `[accounts]`: the registry and the access policy, loaded and validated.
@@ -95,7 +101,9 @@ struct RawServer {
 }
 
 /// The top-level sections, each read on its own.
-const SECTIONS: &[&str] = &["server", "slack", "work", "accounts", "identity", "aws"];
+const SECTIONS: &[&str] = &[
+    "server", "slack", "work", "accounts", "identity", "aws", "mcp", "agent",
+];
 
 /// Deserializes `table[name]` (or its default), recording unknown keys and a type error as
 /// problems instead of stopping.
@@ -199,6 +207,10 @@ impl Config {
         let raw_accounts: accounts::Settings = section(&table, "accounts", &mut problems);
         let raw_identity: RawIdentity = section(&table, "identity", &mut problems);
         let raw_aws: RawAws = section(&table, "aws", &mut problems);
+        let raw_mcp: RawMcp = section(&table, "mcp", &mut problems);
+        let raw_agent: Option<RawAgent> = table
+            .contains_key("agent")
+            .then(|| section(&table, "agent", &mut problems));
 
         let base = path.parent().unwrap_or(Path::new("."));
         let accounts = files::load_accounts(raw_accounts, base, &mut problems);
@@ -206,6 +218,8 @@ impl Config {
         let aws = raw_aws.validate(&mut problems);
         let work = raw_work.validate(&mut problems);
         let slack = raw_slack.validate(env, needs, &mut problems);
+        let mcp = raw_mcp.validate(env, &mut problems);
+        let agent = raw_agent.map(|a| a.validate(base, &mut problems));
 
         let listen_text = raw_server.listen.as_deref().unwrap_or("0.0.0.0:3000");
         let listen = listen_text.parse().unwrap_or_else(|_| {
@@ -237,6 +251,8 @@ impl Config {
             accounts,
             identity,
             aws,
+            mcp,
+            agent,
         })
     }
 
@@ -279,7 +295,7 @@ impl Config {
             secrets.push("app token");
         }
         format!(
-            "configuration {} is valid\n  slack mode:     {mode}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person, {} waiting, answers time out after {} s\n  conversation:   in memory (one replica)\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  aws sessions:   {} s, refreshed {} s before expiry, session tags {}\n  schedules:      none configured\n  secrets:        {} set",
+            "configuration {} is valid\n  slack mode:     {mode}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person, {} waiting, answers time out after {} s\n  conversation:   in memory (one replica)\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  aws sessions:   {} s, refreshed {} s before expiry, session tags {}\n  mcp server:     {} (signing region {}, {} req/s per account and region)\n  agent:          {}\n  schedules:      none configured\n  secrets:        {} set",
             self.source.display(),
             self.slack.api_url,
             self.slack.command,
@@ -300,6 +316,22 @@ impl Config {
             self.aws.duration.as_secs(),
             self.aws.refresh_margin.as_secs(),
             if self.aws.session_tags { "on" } else { "off" },
+            self.mcp.server.url,
+            self.mcp.server.signing_region,
+            self.mcp.requests_per_second,
+            match &self.agent {
+                Some(a) => format!(
+                    "{} in {} (at most {} turns, {} tool calls, {} s)",
+                    a.model_id,
+                    a.region,
+                    a.max_turns,
+                    a.max_tool_calls,
+                    a.deadline.as_secs()
+                ),
+                None =>
+                    "not configured (questions get a \"no agent is configured\" reply; `run` works)"
+                        .into(),
+            },
             if secrets.is_empty() {
                 "none".to_string()
             } else {

@@ -8,7 +8,7 @@ use crate::chat::{Asked, ProgressUpdate};
 use crate::core::answer::{Answer, Target};
 use crate::core::command::Command;
 use crate::core::inbound::{Inbound, ThreadKey};
-use crate::core::respond::{AnswerError, AnswerRequest, Progress};
+use crate::core::respond::{AnswerError, AnswerRequest, Progress, RunSpec};
 use crate::store::Turn;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -33,12 +33,13 @@ impl Core {
                     },
                 }
             }
-            Command::Ask { .. } => return,
+            Command::Ask { .. } | Command::Run { .. } => return,
         };
         self.deliver(&private_target(inbound), &answer).await;
     }
 
-    pub(super) async fn question(&self, inbound: &Inbound, text: &str) {
+    /// Answers `text` (a question, or a `run` command when `run` is set) where it was asked.
+    pub(super) async fn question(&self, inbound: &Inbound, text: &str, run: Option<RunSpec>) {
         let asked = Asked {
             place: inbound.place.clone(),
             thread: inbound.thread.clone(),
@@ -56,7 +57,7 @@ impl Core {
                 self.access.identity_failure(&e)
             }
             Ok(auth) if !auth.may_query() => self.access.refusal(&auth),
-            Ok(auth) => self.respond(inbound, text, auth, &asked).await,
+            Ok(auth) => self.respond(inbound, text, auth, &asked, run).await,
         };
         self.deliver(&question_target(inbound), &answer).await;
         if let Some(thread) = &inbound.thread {
@@ -94,6 +95,7 @@ impl Core {
         text: &str,
         auth: Authorization,
         asked: &Asked,
+        run: Option<RunSpec>,
     ) -> Answer {
         let history = match &inbound.thread {
             Some(t) => self.history(t).await,
@@ -111,10 +113,12 @@ impl Core {
             progress,
         };
         // A little grace past the deadline for the responder to wrap up on its own.
-        let answering = tokio::time::timeout_at(
-            deadline + Duration::from_secs(5),
-            self.responder.answer(request),
-        );
+        let answering = tokio::time::timeout_at(deadline + Duration::from_secs(5), async {
+            match run {
+                Some(spec) => self.responder.run(request, spec).await,
+                None => self.responder.answer(request).await,
+            }
+        });
         tokio::pin!(answering);
         let mut watching = true;
         let result = loop {

@@ -304,10 +304,31 @@ impl Core {
     /// Does the work for one admitted inbound item.
     async fn work(&self, inbound: Inbound, _slot: Slot) {
         match inbound.what.clone() {
-            What::Question { text, .. } => self.question(&inbound, &text).await,
+            What::Question { text, .. } => self.question(&inbound, &text, None).await,
             What::Command(Command::Ask { question }) => {
-                self.question(&inbound, &question.join(" ")).await
+                self.question(&inbound, &question.join(" "), None).await
             }
+            What::Command(c @ Command::Run { .. }) => match c.run_spec() {
+                Some(Ok(spec)) => {
+                    let typed = format!(
+                        "run {} {} {} {}",
+                        spec.accounts.join(","),
+                        spec.service,
+                        spec.operation,
+                        if spec.params.is_null() {
+                            String::new()
+                        } else {
+                            spec.params.to_string()
+                        }
+                    );
+                    self.question(&inbound, typed.trim_end(), Some(spec)).await
+                }
+                Some(Err(problem)) => {
+                    let answer = self.help(inbound.place.platform, Some(&problem));
+                    self.deliver(&private_target(&inbound), &answer).await
+                }
+                None => {}
+            },
             What::Command(c) => self.command(&inbound, c).await,
             What::Nothing(_) => {}
         }

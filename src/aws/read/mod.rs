@@ -1,0 +1,11 @@
+//! The validated read path every AWS question goes through (the agent's tool, `/aws run`, and
+//! scheduled inventory): [`guard`] decides what may be called, [`fanout`] runs it across
+//! accounts × regions within the [`limiter`] with [`script`]-rendered calls, [`redact`] removes
+//! secrets from results, [`views`] turns results into rows.
+
+pub mod fanout;
+pub mod guard;
+pub mod limiter;
+pub mod redact;
+pub mod script;
+pub mod views;
