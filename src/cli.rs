@@ -17,7 +17,8 @@ use std::path::PathBuf;
         opsbot check --config opsbot.toml\n  \
         opsbot check --config opsbot.toml --aws\n  \
         opsbot ask --config opsbot.toml --as ana@example.com \"list EC2 instances in production\"\n  \
-        opsbot whoami --config opsbot.toml --as U0123ABCD --channel C0123ABCD\n\n\
+        opsbot whoami --config opsbot.toml --as U0123ABCD --channel C0123ABCD\n  \
+        opsbot run --config opsbot.toml --as ana@example.com all s3 ListBuckets\n\n\
         Secrets come from the environment only: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,\n\
         SLACK_APP_TOKEN (Socket Mode). Logs: RUST_LOG=opsbot=debug, OPSBOT_LOG_FORMAT=json."
 )]
@@ -81,6 +82,24 @@ pub enum Command {
         /// Who and where.
         #[command(flatten)]
         who: AsSomeone,
+    },
+    /// Run one read-only API call as someone, without the model, as a table.
+    Run {
+        /// Who and where.
+        #[command(flatten)]
+        who: AsSomeone,
+        /// Only these regions (repeat the flag); default: each account's regions.
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        /// Accounts: names, ids, aliases or environments, comma-separated, or `all`.
+        accounts: String,
+        /// Service, e.g. `ec2`.
+        service: String,
+        /// Operation, e.g. `DescribeInstances`.
+        operation: String,
+        /// Parameters as JSON (optional).
+        #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+        params: Vec<String>,
     },
     /// List the accounts someone may query there; with a name, what that name means there.
     Accounts {

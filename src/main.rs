@@ -73,6 +73,23 @@ fn main() -> ExitCode {
             },
         ),
         Command::Whoami { who } => terminal(who, What::Command(BotCommand::Whoami)),
+        Command::Run {
+            who,
+            regions,
+            accounts,
+            service,
+            operation,
+            params,
+        } => terminal(
+            who,
+            What::Command(BotCommand::Run {
+                regions,
+                accounts,
+                service,
+                operation,
+                params,
+            }),
+        ),
         Command::Accounts { who, name } => {
             terminal(who, What::Command(BotCommand::Accounts { name }))
         }
@@ -115,7 +132,42 @@ fn terminal(who: AsSomeone, what: What) -> ExitCode {
 async fn check_aws(config: &Config) -> ExitCode {
     let rows = opsbot::aws::check::run(&config.accounts.registry, config.aws.clone()).await;
     println!("\n{}", opsbot::aws::check::table(&rows));
-    if rows.iter().all(|r| r.result.is_ok()) {
+    let mut ok = rows.iter().all(|r| r.result.is_ok());
+    if let Some(first) = config.accounts.registry.all().first() {
+        match opsbot::aws::check::mcp(first, config.aws.clone(), config.mcp.server.clone()).await {
+            Ok(tools) => println!(
+                "MCP server      ok  {} tools: {}",
+                tools.len(),
+                tools.join(", ")
+            ),
+            Err(e) => {
+                ok = false;
+                println!("MCP server      ERROR  {e}");
+            }
+        }
+    }
+    if let Some(agent) = &config.agent {
+        use opsbot::agent::model::{Message, Model, ModelRequest};
+        let model =
+            opsbot::agent::bedrock::Bedrock::new(&agent.model_id, &agent.region, false).await;
+        let ping = ModelRequest {
+            system: "Reply with the single word OK.".into(),
+            messages: vec![Message::user("ping")],
+            tools: vec![],
+            max_tokens: 16,
+        };
+        match model.converse(&ping).await {
+            Ok(_) => println!(
+                "Bedrock         ok  {} in {} answers",
+                agent.model_id, agent.region
+            ),
+            Err(e) => {
+                ok = false;
+                println!("Bedrock         ERROR  {e} (agent.model_id, agent.region)");
+            }
+        }
+    }
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -1,5 +1,7 @@
 //! `opsbot check --aws`: assume every account's role as the check identity, call
-//! `GetCallerIdentity` with the result, and report each account with the fix when it fails.
+//! `GetCallerIdentity` with the result, and report each account with the fix when it fails;
+//! then list the MCP server's tools with the first account's credentials, and (with `[agent]`)
+//! ask the model for one short reply.
 
 use super::pool::{CredentialPool, PoolSettings};
 use super::principal::Principal;
@@ -67,6 +69,45 @@ async fn check_one(pool: &CredentialPool, conf: &aws_config::SdkConfig, account:
         role: account.role_arn.clone(),
         result,
     }
+}
+
+/// Lists the MCP server's tools signed as the check identity in `account`; `Ok(names)` or what
+/// to fix.
+pub async fn mcp(
+    account: &Account,
+    settings: PoolSettings,
+    server: crate::aws::mcp::client::McpServer,
+) -> Result<Vec<String>, String> {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let sts = Arc::new(SdkSts::new(aws_sdk_sts::Client::new(&conf)));
+    let pool = CredentialPool::new(sts, settings, Metrics::new());
+    let creds = pool
+        .get(&Principal::Check, account)
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = server.url.clone();
+    let session =
+        crate::aws::mcp::client::McpSession::new(reqwest::Client::new(), Arc::new(server), creds);
+    let tools = session.list_tools().await.map_err(|e| {
+        format!(
+            "{e} (mcp.url {url}; the role {} signs the requests)",
+            account.role_arn
+        )
+    })?;
+    session.close().await;
+    let names: Vec<String> = tools.into_iter().map(|t| t.name).collect();
+    if !names
+        .iter()
+        .any(|n| n == "aws___run_script" || n.ends_with("call_aws"))
+    {
+        return Err(format!(
+            "the server at {url} offers neither aws___run_script nor call_aws (it offers {}); check mcp.url",
+            names.join(", ")
+        ));
+    }
+    Ok(names)
 }
 
 /// The rows as a plain-text table.

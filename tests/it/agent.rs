@@ -633,3 +633,150 @@ async fn run_reads_without_the_model() {
     assert!(refused.contains("is not a read"), "{refused}");
     assert!(a.bedrock.requests().is_empty());
 }
+
+#[tokio::test]
+async fn secrets_in_results_never_reach_the_model_slack_or_the_audit() {
+    let mcp = FakeMcp::start();
+    mcp.seed().await;
+    let audit = std::env::temp_dir().join(format!("opsbot-audit-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&audit);
+    let script: fake_bedrock::Script = Arc::new(|req: &Value| {
+        if fake_bedrock::tool_results(req).is_some() {
+            return fake_bedrock::text("Two functions.");
+        }
+        fake_bedrock::tool_use(&[(
+            "t1",
+            "aws_read",
+            json!({"service": "lambda", "operation": "ListFunctions", "accounts": ["production"], "regions": ["us-east-1"]}),
+        )])
+    });
+    let a = agent_app(
+        &mcp,
+        script,
+        &format!("audit_file = \"{}\"\n", audit.display()),
+    )
+    .await;
+    a.app
+        .event(&envelope(
+            &event_id(),
+            mention(
+                "U1",
+                "C0OPS",
+                "1700012000.000001",
+                "what Lambda functions exist in production?",
+            ),
+        ))
+        .await;
+    a.tap.answer(1).await;
+    a.app.slack.wait_for("chat.postMessage", 1).await;
+    let seen_by_model: String = a
+        .bedrock
+        .requests()
+        .iter()
+        .map(|r| r.body.to_string())
+        .collect();
+    assert!(!seen_by_model.contains("hunter2"));
+    assert!(
+        seen_by_model.contains("secret values were redacted by opsbot"),
+        "the model is told"
+    );
+    let slack: String = a
+        .app
+        .slack
+        .calls()
+        .iter()
+        .map(|c| c.body.to_string())
+        .collect();
+    assert!(!slack.contains("hunter2"));
+    let mut line = String::new();
+    for _ in 0..200 {
+        line = std::fs::read_to_string(&audit).unwrap_or_default();
+        if !line.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!line.contains("hunter2"));
+    let record: Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(record["user"], "slack:U1");
+    assert_eq!(record["place"], "slack:C0OPS");
+    assert_eq!(record["accounts_queried"], json!(["111111111111"]));
+    assert_eq!(record["calls"][0]["operation"], "ListFunctions");
+    assert_eq!(record["calls"][0]["outcome"], "ok");
+    assert!(record["calls"][0]["redacted"].as_u64().unwrap() >= 1);
+    assert!(record["tokens"]["input"].as_u64().unwrap() > 0);
+    assert!(!line.contains("testing"), "no credentials");
+}
+
+#[tokio::test]
+async fn the_terminal_asks_and_runs_through_the_same_agent() {
+    let mcp = FakeMcp::start();
+    let seed = mcp.seed().await;
+    let bedrock = FakeBedrock::start(scripted(five_questions)).await;
+    let dir = std::env::temp_dir().join(format!("opsbot-it-{}-agent-terminal", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("opsbot.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}[mcp]\nurl = \"{}\"\nsigning_region = \"us-east-1\"\n[agent]\nmodel_id = \"{MODEL}\"\n",
+            sections(),
+            mcp.mcp_url()
+        ),
+    )
+    .unwrap();
+    let run = |args: Vec<String>| {
+        let cfg = cfg.clone();
+        let moto = mcp.moto_url();
+        let bedrock = bedrock.url();
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_opsbot"))
+                .args(&args[..1])
+                .arg("--config")
+                .arg(&cfg)
+                .args(["--as", "u1@example.com", "--json"])
+                .args(&args[1..])
+                .env_remove("SLACK_BOT_TOKEN")
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ENDPOINT_URL_STS", &moto)
+                .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", &bedrock)
+                .output()
+                .await
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<Answer>(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+        }
+    };
+    let asked = run(vec![
+        "ask".into(),
+        "list all EC2 instances in the production account".into(),
+    ])
+    .await;
+    assert_eq!(
+        rows(&resource_table(&asked), "id"),
+        truth(&seed, "ec2", Some("id"), &["111111111111"])
+    );
+    let ran = run(vec![
+        "run".into(),
+        "all".into(),
+        "eks".into(),
+        "ListClusters".into(),
+    ])
+    .await;
+    assert_eq!(
+        rows(&resource_table(&ran), "name"),
+        truth(
+            &seed,
+            "eks",
+            None,
+            &["111111111111", "222222222222", "333333333333"]
+        )
+    );
+}

@@ -2,6 +2,10 @@
 //! `scripts/test` provides them. Without them the test binary stops at once with one clear
 //! message — written straight to stderr so the test harness cannot swallow it — instead of a
 //! panic per test.
+#![allow(
+    dead_code,
+    reason = "shared by tests and benches; each uses a different subset"
+)]
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};

@@ -739,6 +739,35 @@ def seed(state: FakeState) -> dict:
         return truth
 
 
+def seed_bulk(state: FakeState, body: dict) -> dict:
+    """Many similar resources in one account and region, for benchmarks: ``ec2`` instances (one
+    reservation) and ``lambda`` functions with environment variables. Returns how many exist."""
+    account = str(body.get("account", "111111111111"))
+    region = str(body.get("region", DEFAULT_REGION))
+    signer = seed_signer(state, account)
+    ec2_count = int(body.get("ec2", 0))
+    if ec2_count:
+        state.client(signer, "ec2", region).run_instances(
+            ImageId=SEED_AMI, MinCount=ec2_count, MaxCount=ec2_count, InstanceType="m5.large",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                {"Key": "Name", "Value": f"bulk-{account}-{region}"}, {"Key": "team", "Value": "bench"},
+                {"Key": "cost-center", "Value": "cc-1234"}]}])
+    lambda_count = int(body.get("lambda", 0))
+    if lambda_count:
+        role = tolerate(("EntityAlreadyExists",), state.client(signer, "iam", DEFAULT_REGION).create_role,
+                        RoleName="opsbot-fake-lambda-exec", AssumeRolePolicyDocument=json.dumps(
+                            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                             "Principal": {"Service": "lambda.amazonaws.com"}}]}))
+        role_arn = role["Role"]["Arn"] if role else f"arn:aws:iam::{account}:role/opsbot-fake-lambda-exec"
+        client = state.client(signer, "lambda", region)
+        for n in range(lambda_count):
+            tolerate(("ResourceConflictException",), client.create_function,
+                     FunctionName=f"bulk-{n:03d}-{account}-{region}", Runtime="python3.12", Role=role_arn,
+                     Handler="index.handler", Code={"ZipFile": lambda_zip()}, Description="bulk function",
+                     Environment={"Variables": {"STAGE": "prod", "TOKEN": f"secret-{n}"}})
+    return {"account": account, "region": region, "ec2": ec2_count, "lambda": lambda_count}
+
+
 def control(state: FakeState, request: Request) -> Response:
     """/_fake/*: inspect and steer the fake (unsigned)."""
     action = (request.method, request.path[len("/_fake/"):])
@@ -774,6 +803,8 @@ def control(state: FakeState, request: Request) -> Response:
             state.windows.clear()
     elif action == ("POST", "seed"):
         return json_response(200, seed(state))
+    elif action == ("POST", "seed_bulk"):
+        return json_response(200, seed_bulk(state, body))
     else:
         return json_response(404, {"message": f"no control endpoint {request.method} {request.path}"})
     return json_response(200, {"ok": True})
