@@ -780,3 +780,64 @@ async fn the_terminal_asks_and_runs_through_the_same_agent() {
         )
     );
 }
+
+#[tokio::test]
+async fn check_aws_reports_the_mcp_server_and_the_model() {
+    let mcp = FakeMcp::start();
+    let bedrock = FakeBedrock::start(Arc::new(|_: &Value| fake_bedrock::text("OK"))).await;
+    let dir = std::env::temp_dir().join(format!("opsbot-it-{}-agent-check", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("opsbot.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}[mcp]\nurl = \"{}\"\nsigning_region = \"us-east-1\"\n[agent]\nmodel_id = \"{MODEL}\"\n",
+            sections(),
+            mcp.mcp_url()
+        ),
+    )
+    .unwrap();
+    let check = |bedrock_url: String| {
+        let cfg = cfg.clone();
+        let moto = mcp.moto_url();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_opsbot"))
+                .args(["check", "--aws", "--config"])
+                .arg(&cfg)
+                .env("SLACK_BOT_TOKEN", "x")
+                .env("SLACK_SIGNING_SECRET", "y")
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ENDPOINT_URL_STS", &moto)
+                .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock_url)
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let out = check(bedrock.url()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("MCP server      ok  4 tools: aws___run_script"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("Bedrock         ok  {MODEL}")),
+        "{stdout}"
+    );
+    // Bedrock unreachable: the check fails and says which keys to look at.
+    let out = check("http://127.0.0.1:9".into()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Bedrock         ERROR") && stdout.contains("agent.model_id"),
+        "{stdout}"
+    );
+}
