@@ -12,6 +12,9 @@
 //! 3. **End to end**: a question answered with a model at 1.5 s per turn and AWS at 300 ms per
 //!    call; the bot's own overhead (everything but model and AWS time). Goal: ≤ 10% of the
 //!    total.
+//! 4. **Inventory**: 10 accounts × 3 regions × 5 kinds against the MCP stub at 200 ms per call
+//!    (3 items of each kind per call): calls made, wall time vs what the limiter allows (3
+//!    requests/s per account and region), snapshot size.
 //!
 //! Run: `scripts/test` once (it makes the venvs), then `cargo bench --bench agent`.
 
@@ -193,7 +196,7 @@ async fn stub(delay: Duration) -> String {
                 Some("tools/list") => json!({"tools": [{"name": "aws___run_script", "description": "", "inputSchema": {"type": "object"}}]}),
                 Some("tools/call") => {
                     tokio::time::sleep(delay).await;
-                    let text = json!({"status": "success", "return_value": {"pages": [{"Reservations": []}], "truncated": false}}).to_string();
+                    let text = json!({"status": "success", "return_value": {"pages": [page()], "truncated": false}}).to_string();
                     json!({"content": [{"type": "text", "text": text}], "isError": false})
                 }
                 _ => return (axum::http::StatusCode::ACCEPTED, "").into_response(),
@@ -209,6 +212,72 @@ async fn stub(delay: Duration) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}/mcp")
+}
+
+/// One page answering every built-in inventory kind with three items each.
+fn page() -> Value {
+    let n = |p: &str| (0..3).map(|i| format!("{p}-{i}")).collect::<Vec<_>>();
+    json!({
+        "Reservations": [{"Instances": n("i-0abc").iter().map(|id| json!({
+            "InstanceId": id, "InstanceType": "m5.large", "State": {"Name": "running"},
+            "Tags": [{"Key": "Name", "Value": "web"}, {"Key": "team", "Value": "platform"}]})).collect::<Vec<_>>()}],
+        "Buckets": n("bucket").iter().map(|b| json!({"Name": b, "CreationDate": "2026-01-01T00:00:00Z"})).collect::<Vec<_>>(),
+        "Functions": n("fn").iter().map(|f| json!({"FunctionName": f, "Runtime": "python3.12"})).collect::<Vec<_>>(),
+        "DBInstances": n("db").iter().map(|d| json!({"DBInstanceIdentifier": d, "DBInstanceStatus": "available", "DBInstanceClass": "db.t3.micro"})).collect::<Vec<_>>(),
+        "clusters": n("eks"),
+    })
+}
+
+async fn inventory(mcp: &peers::FakeMcp) {
+    use opsbot::inventory::collect::collect;
+    use opsbot::inventory::kinds::builtins;
+    let delay = Duration::from_millis(env_num("BENCH_MCP_DELAY_MS", 200));
+    let url = stub(delay).await;
+    // 10 accounts in three regions each.
+    let mut s = setup_at(mcp, &url, 10);
+    let mut toml = String::new();
+    for i in 0..10 {
+        toml.push_str(&format!(
+            "[[accounts]]\nid = \"5000000000{i:02}\"\nname = \"inv{i}\"\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-southeast-2\"]\n"
+        ));
+    }
+    let registry = Registry::parse(&toml, "bench.toml", &Settings::default()).unwrap();
+    s.auth = authorization(&registry);
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .endpoint_url(mcp.moto_url())
+            .credentials_provider(creds())
+            .build(),
+    );
+    let pool = CredentialPool::new(
+        Arc::new(SdkSts::new(sts)),
+        PoolSettings::default(),
+        Metrics::new(),
+    );
+    s.aws = ScopedAws::new(pool, &AccountBook::new(registry), &s.auth);
+    let kinds = builtins();
+    // Warm credentials and sessions, then let the pacer's slots free up.
+    collect(&s.reader, &s.aws, &kinds, &["all".into()], &[], 0).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let c = collect(&s.reader, &s.aws, &kinds, &["all".into()], &[], 1).await;
+    // The pacer spaces calls to one account and region 350 ms apart: us-east-1 also carries
+    // the global S3 call, so 5 calls there.
+    let floor = Duration::from_millis(350 * 4) + delay;
+    let size = serde_json::to_vec(&c.snapshot).unwrap().len();
+    println!(
+        "inventory (10 accounts × 3 regions × 5 kinds, MCP stub at {} ms per call, 3 items per kind per call)",
+        delay.as_millis()
+    );
+    println!(
+        "  calls: {}, wall time: {:.0} ms (the limiter allows no less than {:.0} ms), items: {}, snapshot: {:.1} KiB",
+        c.calls,
+        ms(c.elapsed),
+        ms(floor),
+        c.snapshot.items.len(),
+        size as f64 / 1024.0
+    );
 }
 
 async fn fan_out_against(label: &str, s: &Setup, s_cold: &Setup) {
@@ -417,5 +486,6 @@ async fn main() {
     fan_out(&mcp).await;
     // Before the bulk seeding: the fake's own work per call stays small.
     end_to_end(&mcp).await;
+    inventory(&mcp).await;
     compaction(&mcp).await;
 }

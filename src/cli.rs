@@ -18,7 +18,8 @@ use std::path::PathBuf;
         opsbot check --config opsbot.toml --aws\n  \
         opsbot ask --config opsbot.toml --as ana@example.com \"list EC2 instances in production\"\n  \
         opsbot whoami --config opsbot.toml --as U0123ABCD --channel C0123ABCD\n  \
-        opsbot run --config opsbot.toml --as ana@example.com all s3 ListBuckets\n\n\
+        opsbot run --config opsbot.toml --as ana@example.com all s3 ListBuckets\n  \
+        opsbot inventory --config opsbot.toml --schedule weekly-prod --once\n\n\
         Secrets come from the environment only: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,\n\
         SLACK_APP_TOKEN (Socket Mode). Logs: RUST_LOG=opsbot=debug, OPSBOT_LOG_FORMAT=json."
 )]
@@ -100,6 +101,25 @@ pub enum Command {
         /// Parameters as JSON (optional).
         #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
         params: Vec<String>,
+    },
+    /// Run a schedule's inventory now, as the schedule: print it, or with --post post it (and
+    /// record the run, so the next scheduled post compares with it).
+    Inventory {
+        /// Configuration file.
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// The schedule's name (from [[schedule]]).
+        #[arg(long, value_name = "NAME")]
+        schedule: String,
+        /// Run once now (the only mode today).
+        #[arg(long)]
+        once: bool,
+        /// Post to the schedule's channel (needs SLACK_BOT_TOKEN) instead of printing.
+        #[arg(long)]
+        post: bool,
+        /// Print the raw answer document as JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// List the accounts someone may query there; with a name, what that name means there.
     Accounts {

@@ -27,6 +27,7 @@ pub mod cli;
 pub use app::config;
 pub mod core;
 pub mod identity;
+pub mod inventory;
 pub mod metrics;
 pub mod policy;
 pub mod problem;

@@ -73,6 +73,38 @@ fn main() -> ExitCode {
             },
         ),
         Command::Whoami { who } => terminal(who, What::Command(BotCommand::Whoami)),
+        Command::Inventory {
+            config,
+            schedule,
+            once: _,
+            post,
+            json,
+        } => {
+            let config = match Config::load_for(&config, &env, Needs::Optional) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            init_logging("warn");
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(opsbot::chat::terminal::inventory(
+                config, &schedule, post, json,
+            )) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run {
             who,
             regions,

@@ -78,6 +78,27 @@ impl Access {
         self.directory.provider_names()
     }
 
+    /// The authorization of schedule `name` (its grants: group `group`) where it posts. A
+    /// schedule acts as itself, not as a person.
+    pub fn for_schedule(&self, name: &str, group: &str, place: &Place) -> Authorization {
+        let registry = self.book.current();
+        let groups = vec![group.to_string()];
+        let decision = policy::decide(&self.policy, &registry, &groups, false, place);
+        let mut person = crate::identity::Person::member(
+            ChatUser::new(
+                crate::core::inbound::Platform::Terminal,
+                format!("schedule:{name}"),
+            ),
+            None,
+        );
+        person.display_name = Some(format!("schedule {name}"));
+        Authorization {
+            identity: Identity { person, groups },
+            place: place.clone(),
+            decision,
+        }
+    }
+
     /// Decides what `user` may query at `place`. Fails closed if identity can't be read;
     /// a deactivated person may query nothing, whatever their groups say.
     pub async fn decide(

@@ -38,6 +38,8 @@ pub struct Agent {
     settings: Option<AgentSettings>,
     budget: budget::Budget,
     audit: audit::Audit,
+    /// Inventories for `inventory` (absent in tests that don't need it).
+    inventory: Option<Arc<crate::inventory::Inventory>>,
 }
 
 /// What one audit line says besides who asked.
@@ -73,7 +75,14 @@ impl Agent {
             reader,
             settings,
             audit,
+            inventory: None,
         }
+    }
+
+    /// Answers `inventory` with `inventory`.
+    pub fn with_inventory(mut self, inventory: Arc<crate::inventory::Inventory>) -> Self {
+        self.inventory = Some(inventory);
+        self
     }
 
     fn audit_line(&self, req: &AnswerRequest, what: Audited<'_>) {
@@ -362,6 +371,24 @@ impl Responder for Agent {
             "answered"
         );
         Ok(assemble(text, &records, started))
+    }
+
+    async fn inventory(
+        &self,
+        req: AnswerRequest,
+        accounts: Vec<String>,
+    ) -> Result<Answer, AnswerError> {
+        let Some(inventory) = &self.inventory else {
+            return Err(AnswerError::Unanswerable(
+                "inventory is not set up in this opsbot.".into(),
+            ));
+        };
+        req.progress.say("Counting resources…");
+        let answer = inventory
+            .on_demand(&req.aws, &req.authorization, &accounts)
+            .await;
+        tracing::info!(target: "audit", user = %req.authorization.identity.person.user.key(), place = %req.authorization.place.key(), accounts = ?accounts, "inventory on demand");
+        Ok(answer)
     }
 
     async fn run(&self, req: AnswerRequest, spec: RunSpec) -> Result<Answer, AnswerError> {

@@ -30,9 +30,13 @@ use crate::core::inbound::Platform;
 use crate::core::respond::Responder;
 use crate::identity::slack::SlackDirectory;
 use crate::identity::{Directory, GroupDirectory, Profiles, TrustedProfiles};
+use crate::inventory::schedule::Clock;
+use crate::inventory::{Inventory, Scheduler};
 use crate::metrics::Metrics;
 use crate::store::ConversationStore;
 use crate::store::memory::MemoryStore;
+use crate::store::runs::{MemoryRuns, RunStore};
+use crate::store::sqlite::SqliteRuns;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -45,6 +49,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// Why the application could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +63,9 @@ pub enum AppError {
     /// The HTTP server failed.
     #[error("HTTP server error: {0}")]
     Serve(std::io::Error),
+    /// The run store could not be opened.
+    #[error(transparent)]
+    Store(crate::store::StoreError),
 }
 
 /// Everything the running bot is made of.
@@ -72,6 +80,8 @@ pub struct App {
     slack_sink: Arc<SlackSink>,
     /// Whether the bot can receive: readiness.
     ready: Arc<Readiness>,
+    /// Inventories and their schedules.
+    pub inventory: Arc<Inventory>,
 }
 
 /// What `/readyz` checks: the bot can receive. HTTP mode: the router serves and `auth.test`
@@ -110,6 +120,7 @@ pub struct AppBuilder {
     responder: Option<Arc<dyn Responder>>,
     model: Option<Arc<dyn Model>>,
     store: Option<Arc<dyn ConversationStore>>,
+    runs: Option<Arc<dyn RunStore>>,
 }
 
 impl AppBuilder {
@@ -153,6 +164,13 @@ impl AppBuilder {
     /// The agent answers with `model` (default: Bedrock Converse when `[agent]` is set).
     pub fn model(mut self, model: Arc<dyn Model>) -> Self {
         self.model = Some(model);
+        self
+    }
+
+    /// Scheduled runs and snapshots live in `runs` (default: SQLite at `inventory.database`
+    /// when schedules are configured, else in memory).
+    pub fn runs(mut self, runs: Arc<dyn RunStore>) -> Self {
+        self.runs = Some(runs);
         self
     }
 
@@ -200,21 +218,35 @@ impl AppBuilder {
             config.aws.clone(),
             metrics.clone(),
         );
+        let mcp_http = reqwest::Client::builder()
+            .user_agent(concat!("opsbot/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AppError::Client(std::io::Error::other(e)))?;
+        let reader = Arc::new(Reader::new(
+            Arc::new(McpPool::new(mcp_http, config.mcp.server.clone())),
+            Limiter::new(
+                config.mcp.requests_per_second,
+                config.mcp.concurrency_per_account,
+            ),
+            config.mcp.max_pages,
+        ));
+        let runs: Arc<dyn RunStore> = match (self.runs, &config.inventory.database) {
+            (Some(r), _) => r,
+            (None, Some(path)) if !config.inventory.schedules.is_empty() => {
+                Arc::new(SqliteRuns::open(path).map_err(AppError::Store)?)
+            }
+            _ => Arc::new(MemoryRuns::default()),
+        };
+        let inventory = Arc::new(Inventory::new(
+            reader.clone(),
+            credentials.clone(),
+            access.clone(),
+            runs,
+            config.inventory.clone(),
+        ));
         let responder = match self.responder {
             Some(r) => r,
             None => {
-                let mcp_http = reqwest::Client::builder()
-                    .user_agent(concat!("opsbot/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .map_err(|e| AppError::Client(std::io::Error::other(e)))?;
-                let reader = Arc::new(Reader::new(
-                    Arc::new(McpPool::new(mcp_http, config.mcp.server.clone())),
-                    Limiter::new(
-                        config.mcp.requests_per_second,
-                        config.mcp.concurrency_per_account,
-                    ),
-                    config.mcp.max_pages,
-                ));
                 let model: Option<Arc<dyn Model>> = match (self.model, &config.agent) {
                     (Some(m), _) => Some(m),
                     (None, Some(a)) => Some(Arc::new(
@@ -222,7 +254,10 @@ impl AppBuilder {
                     )),
                     (None, None) => None,
                 };
-                Arc::new(Agent::new(model, reader, config.agent.clone()))
+                Arc::new(
+                    Agent::new(model, reader, config.agent.clone())
+                        .with_inventory(inventory.clone()),
+                )
             }
         };
         let mut sinks = Sinks::default().with(Platform::Slack, slack_sink.clone());
@@ -257,6 +292,7 @@ impl AppBuilder {
             core,
             slack_sink,
             ready,
+            inventory,
             config,
         })
     }
@@ -274,6 +310,7 @@ impl App {
             responder: None,
             model: None,
             store: None,
+            runs: None,
         }
     }
 
@@ -339,6 +376,16 @@ impl App {
             )?),
             _ => None,
         };
+        let stop_schedules = CancellationToken::new();
+        if !self.inventory.schedules().is_empty() {
+            Arc::new(Scheduler::new(
+                self.inventory.clone(),
+                self.core.clone(),
+                Clock::system(),
+                format!("opsbot-{}-{:08x}", std::process::id(), fastrand::u32(..)),
+            ))
+            .start(stop_schedules.clone());
+        }
         tracing::info!(
             addr = %listener.local_addr().map_err(AppError::Serve)?,
             mode = ?self.config.slack.mode,
@@ -349,6 +396,7 @@ impl App {
             .await
             .map_err(AppError::Serve)?;
         ready.abort();
+        stop_schedules.cancel();
         if let Some(d) = discovery {
             d.abort();
         }

@@ -55,6 +55,16 @@ pub struct ScopedAws {
 impl ScopedAws {
     /// The handle for `auth`, over `pool`, with accounts from the current registry.
     pub fn new(pool: CredentialPool, book: &AccountBook, auth: &Authorization) -> Self {
+        Self::for_principal(pool, book, auth, auth.principal())
+    }
+
+    /// The same, with calls made for `principal` (a schedule acting as itself).
+    pub fn for_principal(
+        pool: CredentialPool,
+        book: &AccountBook,
+        auth: &Authorization,
+        principal: Principal,
+    ) -> Self {
         let registry = book.current();
         let accounts = auth
             .decision
@@ -69,7 +79,7 @@ impl ScopedAws {
             .collect();
         Self {
             pool,
-            principal: auth.principal(),
+            principal,
             accounts: Arc::new(accounts),
         }
     }

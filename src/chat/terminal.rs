@@ -34,6 +34,15 @@ pub enum TerminalError {
     /// `--channel` is not a place.
     #[error("--channel {0:?}: give a place like slack:C0123ABCD (or a Slack channel id C0123ABCD)")]
     BadChannel(String),
+    /// No such schedule.
+    #[error("there is no schedule called {0:?}; `opsbot check` lists them")]
+    NoSchedule(String),
+    /// Posting needs a Slack token.
+    #[error("--post needs SLACK_BOT_TOKEN (the bot token) to post to {0}")]
+    NoToken(String),
+    /// The post did not happen.
+    #[error("the inventory was not posted: {0}")]
+    NotPosted(String),
     /// Slack could not be asked who the email belongs to.
     #[error("looking up {email} in Slack failed: {source}")]
     Lookup {
@@ -272,6 +281,68 @@ pub async fn run(
     };
     app.core.run_now(inbound).await;
     Ok(())
+}
+
+/// `opsbot inventory --schedule NAME --once [--post]`: the schedule's inventory now, acting as
+/// the schedule; printed, or posted and recorded as a run.
+pub async fn inventory(
+    config: Config,
+    name: &str,
+    post: bool,
+    json: bool,
+) -> Result<(), TerminalError> {
+    let Some(schedule) = config
+        .inventory
+        .schedules
+        .iter()
+        .find(|s| s.name == name)
+        .cloned()
+    else {
+        return Err(TerminalError::NoSchedule(name.to_string()));
+    };
+    if post && !config.slack.has_token() {
+        return Err(TerminalError::NoToken(schedule.post_to.key()));
+    }
+    let sink = Arc::new(TerminalSink::new(json));
+    let mut builder = App::builder(config).sink(Platform::Terminal, sink.clone());
+    if !post {
+        builder = builder
+            .sink(Platform::Slack, sink.clone())
+            .sink(Platform::Teams, sink.clone());
+    }
+    let app = builder.build().await?;
+    let now = crate::inventory::schedule::Clock::system().now();
+    if post {
+        let scheduler = crate::inventory::Scheduler::new(
+            app.inventory.clone(),
+            app.core.clone(),
+            crate::inventory::schedule::Clock::system(),
+            format!("opsbot-cli-{}", std::process::id()),
+        );
+        match scheduler.fire(&schedule, now).await {
+            crate::inventory::Fired::Posted(_) => {
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "posted to {}",
+                    schedule.post_to.key()
+                );
+                Ok(())
+            }
+            other => Err(TerminalError::NotPosted(format!("{other:?}"))),
+        }
+    } else {
+        let report = app.inventory.report(&schedule, now.timestamp()).await;
+        sink.send(
+            &Target::Channel {
+                place: schedule.post_to.clone(),
+                handle: None,
+            },
+            &report.answer,
+        )
+        .await
+        .map_err(|e| TerminalError::NotPosted(e.to_string()))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,13 @@ pub enum Command {
         #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
         question: Vec<String>,
     },
+    /// Count EC2, S3, Lambda, RDS and EKS per account (no model), with the changes since this
+    /// channel's last scheduled inventory, e.g. `inventory prod staging` or `inventory all`.
+    Inventory {
+        /// Accounts: names, ids, aliases or environments (default: all you may query here).
+        #[arg(num_args = 0.., trailing_var_arg = true)]
+        accounts: Vec<String>,
+    },
     /// Run one read-only API call without the model, as a table, e.g.
     /// `run prod,staging ec2 DescribeInstances {"Filters":[{"Name":"instance-state-name","Values":["running"]}]}`.
     Run {

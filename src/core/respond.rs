@@ -89,6 +89,17 @@ pub struct RunSpec {
     pub params: serde_json::Value,
 }
 
+/// What is asked of the responder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    /// Answer a question in plain words.
+    Answer,
+    /// One read without the model.
+    Run(RunSpec),
+    /// An inventory of these accounts (names, ids, aliases, environments or `all`).
+    Inventory(Vec<String>),
+}
+
 /// Produces answers (the agent plugs in here). Called only after access was decided and the
 /// person may query at least one account here.
 #[async_trait]
@@ -102,6 +113,18 @@ pub trait Responder: Send + Sync + 'static {
         let _ = (request, spec);
         Err(AnswerError::Unanswerable(
             "`run` needs AWS access, which this opsbot has not set up.".into(),
+        ))
+    }
+
+    /// An inventory of `accounts` (`inventory`), no model.
+    async fn inventory(
+        &self,
+        request: AnswerRequest,
+        accounts: Vec<String>,
+    ) -> Result<Answer, AnswerError> {
+        let _ = (request, accounts);
+        Err(AnswerError::Unanswerable(
+            "`inventory` needs AWS access, which this opsbot has not set up.".into(),
         ))
     }
 }

@@ -7,6 +7,8 @@
 //! implementation (DynamoDB) only needs a new impl of [`ConversationStore`].
 
 pub mod memory;
+pub mod runs;
+pub mod sqlite;
 
 use crate::core::inbound::{ChatUser, ThreadKey};
 use async_trait::async_trait;

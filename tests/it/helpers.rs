@@ -29,6 +29,7 @@ pub struct TestApp {
     /// HTTP client.
     pub http: reqwest::Client,
     core: Arc<Core>,
+    inventory: Arc<opsbot::inventory::Inventory>,
     stop: Option<oneshot::Sender<()>>,
     done: Option<JoinHandle<()>>,
 }
@@ -117,6 +118,7 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let app = wire(App::builder(config)).build().await.unwrap();
         let core = app.core.clone();
+        let inventory = app.inventory.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let done = tokio::spawn(async move {
             app.run(listener, async move {
@@ -130,6 +132,7 @@ impl TestApp {
             slack,
             http: reqwest::Client::new(),
             core,
+            inventory,
             stop: Some(tx),
             done: Some(done),
         };
@@ -174,6 +177,11 @@ impl TestApp {
     /// The running core (to deliver answers directly, as a scheduler would).
     pub fn core(&self) -> &Arc<Core> {
         &self.core
+    }
+
+    /// The inventory service (to fire schedules on a test clock).
+    pub fn inventory(&self) -> &Arc<opsbot::inventory::Inventory> {
+        &self.inventory
     }
 
     /// The `/metrics` text.

@@ -14,6 +14,7 @@ mod fake_idp;
 mod fake_slack;
 mod helpers;
 mod idp;
+mod inventory;
 mod mcp;
 mod peers;
 mod socket;

@@ -124,6 +124,8 @@ class Signer:
     secret_key: str
     token: str | None
     account: str
+    role_session: str | None = None
+    source_identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,8 @@ def lookup_signer(access_key: str) -> Signer:
         raise SigV4Error("The security token included in the request is invalid.")
     if role.expiration <= moto_utcnow():
         raise SigV4Error("The security token included in the request is expired")
-    return Signer(access_key, role.secret_access_key, role.session_token, role.account_id)
+    return Signer(access_key, role.secret_access_key, role.session_token, role.account_id,
+                  getattr(role, "session_name", None), getattr(role, "source_identity", None))
 
 
 def verify_sigv4(auth: ParsedAuth, method: str, raw_uri: str, headers: dict[str, list[str]],
@@ -355,7 +358,8 @@ class ToolContext:
 def invoke_boto3(ctx: ToolContext, service: str, operation: str, region: str, params: Any) -> dict:
     """One call_boto3: as the signer, against moto; recorded whatever its outcome."""
     record = {"account": ctx.signer.account, "region": region, "service": service,
-              "operation": operation, "params": params, "outcome": "ok", "session": ctx.session}
+              "operation": operation, "params": params, "outcome": "ok", "session": ctx.session,
+              "role_session": ctx.signer.role_session, "source_identity": ctx.signer.source_identity}
     try:
         if not isinstance(params, dict):
             raise TypeError("params must be a dict")
@@ -768,6 +772,16 @@ def seed_bulk(state: FakeState, body: dict) -> dict:
     return {"account": account, "region": region, "ec2": ec2_count, "lambda": lambda_count}
 
 
+def direct_call(state: FakeState, body: dict) -> Any:
+    """Test convenience: one boto3 call against moto as ``account`` (not recorded as an MCP
+    call), e.g. to add or remove resources between two inventory runs."""
+    signer = seed_signer(state, str(body.get("account", "111111111111")))
+    client = state.client(signer, str(body["service"]), str(body.get("region", DEFAULT_REGION)))
+    response = getattr(client, xform_name(str(body["operation"])))(**(body.get("params") or {}))
+    response.pop("ResponseMetadata", None)
+    return json.loads(json.dumps(response, default=str))
+
+
 def control(state: FakeState, request: Request) -> Response:
     """/_fake/*: inspect and steer the fake (unsigned)."""
     action = (request.method, request.path[len("/_fake/"):])
@@ -803,6 +817,8 @@ def control(state: FakeState, request: Request) -> Response:
             state.windows.clear()
     elif action == ("POST", "seed"):
         return json_response(200, seed(state))
+    elif action == ("POST", "aws"):
+        return json_response(200, direct_call(state, body))
     elif action == ("POST", "seed_bulk"):
         return json_response(200, seed_bulk(state, body))
     else:

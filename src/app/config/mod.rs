@@ -14,6 +14,7 @@ use crate::aws::mcp::settings::{McpSettings, RawMcp};
 use crate::aws::pool::{PoolSettings, RawAws};
 use crate::chat::slack::settings::{Needs, RawSlack, SlackMode, SlackSettings};
 use crate::identity::settings::{IdentityConfig, RawSettings as RawIdentity};
+use crate::inventory::schedule::{InventorySettings, RawInventory, RawSchedule};
 use crate::policy::Policy;
 use crate::problem::{self, Problem};
 use crate::work::{RawWork, WorkSettings};
@@ -45,6 +46,8 @@ pub struct Config {
     pub mcp: McpSettings,
     /// The agent (`[agent]`); `None` keeps the "no agent is configured" reply.
     pub agent: Option<AgentSettings>,
+    /// Inventory kinds, schedules and the run database (`[inventory]`, `[[schedule]]`).
+    pub inventory: InventorySettings,
 }
 
 /// `[accounts]`: the registry and the access policy, loaded and validated.
@@ -102,7 +105,16 @@ struct RawServer {
 
 /// The top-level sections, each read on its own.
 const SECTIONS: &[&str] = &[
-    "server", "slack", "work", "accounts", "identity", "aws", "mcp", "agent",
+    "server",
+    "slack",
+    "work",
+    "accounts",
+    "identity",
+    "aws",
+    "mcp",
+    "agent",
+    "inventory",
+    "schedule",
 ];
 
 /// Deserializes `table[name]` (or its default), recording unknown keys and a type error as
@@ -208,6 +220,8 @@ impl Config {
         let raw_identity: RawIdentity = section(&table, "identity", &mut problems);
         let raw_aws: RawAws = section(&table, "aws", &mut problems);
         let raw_mcp: RawMcp = section(&table, "mcp", &mut problems);
+        let raw_inventory: RawInventory = section(&table, "inventory", &mut problems);
+        let raw_schedules: Vec<RawSchedule> = section(&table, "schedule", &mut problems);
         let raw_agent: Option<RawAgent> = table
             .contains_key("agent")
             .then(|| section(&table, "agent", &mut problems));
@@ -220,6 +234,13 @@ impl Config {
         let slack = raw_slack.validate(env, needs, &mut problems);
         let mcp = raw_mcp.validate(env, &mut problems);
         let agent = raw_agent.map(|a| a.validate(base, &mut problems));
+        let inventory = raw_inventory.validate(
+            raw_schedules,
+            base,
+            &accounts.registry,
+            &accounts.policy,
+            &mut problems,
+        );
 
         let listen_text = raw_server.listen.as_deref().unwrap_or("0.0.0.0:3000");
         let listen = listen_text.parse().unwrap_or_else(|_| {
@@ -253,7 +274,35 @@ impl Config {
             aws,
             mcp,
             agent,
+            inventory,
         })
+    }
+
+    fn schedules_summary(&self) -> String {
+        let inv = &self.inventory;
+        if inv.schedules.is_empty() {
+            return "none configured".into();
+        }
+        let list: Vec<String> = inv
+            .schedules
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} \"{}\" ({}) to {}",
+                    s.name,
+                    s.pattern,
+                    s.timezone,
+                    s.post_to.key()
+                )
+            })
+            .collect();
+        format!(
+            "{}; runs and snapshots in {}",
+            list.join(", "),
+            inv.database
+                .as_deref()
+                .map_or("memory".into(), |p| p.display().to_string())
+        )
     }
 
     /// A human summary for `opsbot check` (never prints secrets).
@@ -295,7 +344,7 @@ impl Config {
             secrets.push("app token");
         }
         format!(
-            "configuration {} is valid\n  slack mode:     {mode}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person, {} waiting, answers time out after {} s\n  conversation:   in memory (one replica)\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  aws sessions:   {} s, refreshed {} s before expiry, session tags {}\n  mcp server:     {} (signing region {}, {} req/s per account and region)\n  agent:          {}\n  schedules:      none configured\n  secrets:        {} set",
+            "configuration {} is valid\n  slack mode:     {mode}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person, {} waiting, answers time out after {} s\n  conversation:   in memory (one replica)\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  aws sessions:   {} s, refreshed {} s before expiry, session tags {}\n  mcp server:     {} (signing region {}, {} req/s per account and region)\n  agent:          {}\n  schedules:      {}\n  secrets:        {} set",
             self.source.display(),
             self.slack.api_url,
             self.slack.command,
@@ -332,6 +381,7 @@ impl Config {
                     "not configured (questions get a \"no agent is configured\" reply; `run` works)"
                         .into(),
             },
+            self.schedules_summary(),
             if secrets.is_empty() {
                 "none".to_string()
             } else {

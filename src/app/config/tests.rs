@@ -115,3 +115,50 @@ fn terminal_commands_need_no_slack_secrets() {
     assert!(!c.slack.has_token());
     assert!(c.summary().contains("secrets:        none"));
 }
+
+fn fixtures(extra: &str) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/agent");
+    format!(
+        "[accounts]\nfile = \"{dir}/accounts.toml\"\naccess_file = \"{dir}/access.toml\"\n{extra}"
+    )
+}
+
+#[test]
+fn schedules_are_validated_and_never_silently_narrowed() {
+    let ok = parse(
+        &fixtures("[[schedule]]\nname = \"weekly\"\ncron = \"0 9 * * MON\"\ntimezone = \"Europe/Berlin\"\npost_to = \"slack:C0INV\"\n"),
+        SECRETS,
+    )
+    .unwrap();
+    assert_eq!(ok.inventory.schedules.len(), 1);
+    assert!(
+        ok.summary()
+            .contains("weekly \"0 9 * * MON\" (Europe/Berlin) to slack:C0INV"),
+        "{}",
+        ok.summary()
+    );
+    // "nightly" has no grant of its own: refused at start-up, naming the fix.
+    let e = parse(
+        &fixtures(
+            "[[schedule]]\nname = \"nightly\"\ncron = \"0 2 * * *\"\npost_to = \"slack:C0INV\"\naccounts = [\"production\"]\n\
+             [[schedule]]\nname = \"bad one\"\ncron = \"0 25 * * *\"\ntimezone = \"Mars/Olympus\"\npost_to = \"general\"\nkinds = [\"ec2\", \"dynamo\"]\n",
+        ),
+        SECRETS,
+    )
+    .unwrap_err();
+    let all: String = e
+        .iter()
+        .map(|p| format!("{}: {}\n", p.key, p.message))
+        .collect();
+    for needle in [
+        "schedule[0].accounts: \"production\" is not allowed for this schedule in slack:C0INV",
+        "group = \"schedule:nightly\"",
+        "schedule[1].name",
+        "schedule[1].cron",
+        "schedule[1].timezone",
+        "schedule[1].post_to",
+        "schedule[1].kinds: \"dynamo\"",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+}

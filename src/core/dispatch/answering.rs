@@ -8,7 +8,7 @@ use crate::chat::{Asked, ProgressUpdate};
 use crate::core::answer::{Answer, Target};
 use crate::core::command::Command;
 use crate::core::inbound::{Inbound, ThreadKey};
-use crate::core::respond::{AnswerError, AnswerRequest, Progress, RunSpec};
+use crate::core::respond::{AnswerError, AnswerRequest, Job, Progress};
 use crate::store::Turn;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -33,13 +33,13 @@ impl Core {
                     },
                 }
             }
-            Command::Ask { .. } | Command::Run { .. } => return,
+            Command::Ask { .. } | Command::Run { .. } | Command::Inventory { .. } => return,
         };
         self.deliver(&private_target(inbound), &answer).await;
     }
 
-    /// Answers `text` (a question, or a `run` command when `run` is set) where it was asked.
-    pub(super) async fn question(&self, inbound: &Inbound, text: &str, run: Option<RunSpec>) {
+    /// Does `job` for `text` (the question, or the command as typed) where it was asked.
+    pub(super) async fn question(&self, inbound: &Inbound, text: &str, job: Job) {
         let asked = Asked {
             place: inbound.place.clone(),
             thread: inbound.thread.clone(),
@@ -57,7 +57,7 @@ impl Core {
                 self.access.identity_failure(&e)
             }
             Ok(auth) if !auth.may_query() => self.access.refusal(&auth),
-            Ok(auth) => self.respond(inbound, text, auth, &asked, run).await,
+            Ok(auth) => self.respond(inbound, text, auth, &asked, job).await,
         };
         self.deliver(&question_target(inbound), &answer).await;
         if let Some(thread) = &inbound.thread {
@@ -95,7 +95,7 @@ impl Core {
         text: &str,
         auth: Authorization,
         asked: &Asked,
-        run: Option<RunSpec>,
+        job: Job,
     ) -> Answer {
         let history = match &inbound.thread {
             Some(t) => self.history(t).await,
@@ -114,9 +114,10 @@ impl Core {
         };
         // A little grace past the deadline for the responder to wrap up on its own.
         let answering = tokio::time::timeout_at(deadline + Duration::from_secs(5), async {
-            match run {
-                Some(spec) => self.responder.run(request, spec).await,
-                None => self.responder.answer(request).await,
+            match job {
+                Job::Answer => self.responder.answer(request).await,
+                Job::Run(spec) => self.responder.run(request, spec).await,
+                Job::Inventory(accounts) => self.responder.inventory(request, accounts).await,
             }
         });
         tokio::pin!(answering);
@@ -175,20 +176,25 @@ impl Core {
     }
 
     /// Sends `answer` to `target` through the platform's sink; failures are counted and logged.
-    pub async fn deliver(&self, target: &Target, answer: &Answer) {
+    /// `Some(first message id, if the platform gave one)` when delivered.
+    pub async fn deliver(&self, target: &Target, answer: &Answer) -> Option<Option<String>> {
         let Some(sink) = self.sinks.get(target.place().platform) else {
             tracing::error!(platform = %target.place().platform, "no reply path for this platform");
-            return;
+            return None;
         };
         match sink.send(target, answer).await {
-            Ok(_) => self.metrics.reply(match target {
-                Target::Thread(_) => "thread",
-                Target::Private { .. } => "private",
-                Target::Channel { .. } => "channel",
-            }),
+            Ok(id) => {
+                self.metrics.reply(match target {
+                    Target::Thread(_) => "thread",
+                    Target::Private { .. } => "private",
+                    Target::Channel { .. } => "channel",
+                });
+                Some(id)
+            }
             Err(e) => {
                 self.metrics.error(e.kind());
                 tracing::error!(error = %e, "reply not delivered");
+                None
             }
         }
     }

@@ -13,7 +13,7 @@
 use super::answer::{Answer, Target};
 use super::command::{self, Command};
 use super::inbound::{Inbound, Platform, What};
-use super::respond::Responder;
+use super::respond::{Job, Responder};
 use super::shed::{BUSY_TEXT, BusyNotices, LogEvery};
 use crate::access::Access;
 use crate::aws::pool::CredentialPool;
@@ -304,9 +304,10 @@ impl Core {
     /// Does the work for one admitted inbound item.
     async fn work(&self, inbound: Inbound, _slot: Slot) {
         match inbound.what.clone() {
-            What::Question { text, .. } => self.question(&inbound, &text, None).await,
+            What::Question { text, .. } => self.question(&inbound, &text, Job::Answer).await,
             What::Command(Command::Ask { question }) => {
-                self.question(&inbound, &question.join(" "), None).await
+                self.question(&inbound, &question.join(" "), Job::Answer)
+                    .await
             }
             What::Command(c @ Command::Run { .. }) => match c.run_spec() {
                 Some(Ok(spec)) => {
@@ -321,14 +322,27 @@ impl Core {
                             spec.params.to_string()
                         }
                     );
-                    self.question(&inbound, typed.trim_end(), Some(spec)).await
+                    self.question(&inbound, typed.trim_end(), Job::Run(spec))
+                        .await
                 }
                 Some(Err(problem)) => {
                     let answer = self.help(inbound.place.platform, Some(&problem));
-                    self.deliver(&private_target(&inbound), &answer).await
+                    self.deliver(&private_target(&inbound), &answer).await;
                 }
                 None => {}
             },
+            What::Command(Command::Inventory { accounts }) => {
+                let accounts: Vec<String> = accounts
+                    .iter()
+                    .flat_map(|a| a.split(','))
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                let typed = format!("inventory {}", accounts.join(" "));
+                self.question(&inbound, typed.trim_end(), Job::Inventory(accounts))
+                    .await
+            }
             What::Command(c) => self.command(&inbound, c).await,
             What::Nothing(_) => {}
         }
