@@ -88,3 +88,16 @@ async fn the_clock_follows_tokio_time() {
     tokio::time::advance(Duration::from_secs(3600)).await;
     assert_eq!(c.now(), utc(2026, 1, 1, 1, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn sleeping_until_the_next_run_lands_on_it_across_a_dst_change() {
+    // Saturday before DST ends in Berlin; the next Monday 09:00 is CET again.
+    let s = schedule("0 9 * * MON", "Europe/Berlin");
+    let clock = Clock::starting_at(utc(2026, 10, 24, 12, 0));
+    for want in [utc(2026, 10, 26, 8, 0), utc(2026, 11, 2, 8, 0)] {
+        let next = s.next_after(clock.now()).unwrap();
+        assert_eq!(next, want);
+        tokio::time::sleep((next - clock.now()).to_std().unwrap()).await;
+        assert_eq!(clock.now(), want, "woke exactly at the run");
+    }
+}
