@@ -6,6 +6,7 @@
 //! Teams will sit beside them.
 
 pub mod slack;
+pub mod teams;
 pub mod terminal;
 
 use crate::core::answer::{Answer, Target};
