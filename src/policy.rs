@@ -7,7 +7,9 @@
 //! reasons, shown by `whoami` and logged per question.
 //!
 //! Channels are named with their platform (`slack:C0123…`, `teams:19:…`); a bare Slack id
-//! (`C0123…`, `G0123…`) still means Slack, so older policy files load unchanged.
+//! (`C0123…`, `G0123…`) still means Slack, so older policy files load unchanged. A whole Teams
+//! team is `teams:team:<team id>`: its rule covers every channel of the team that has no rule
+//! of its own.
 
 use crate::accounts::{Account, Registry};
 use crate::core::inbound::{Place, PlaceKind, Platform};
@@ -336,6 +338,9 @@ pub fn decide(
         )
     } else if let Some((name, sel)) = policy.channels.get(&place.key()) {
         let n = name.clone().unwrap_or_else(|| "this channel".to_string());
+        (sel, format!("{n} allows {}", describe(sel)))
+    } else if let Some((name, sel)) = place.parent_key().and_then(|k| policy.channels.get(&k)) {
+        let n = name.clone().unwrap_or_else(|| "this team".to_string());
         (sel, format!("{n} allows {}", describe(sel)))
     } else {
         (

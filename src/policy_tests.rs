@@ -50,6 +50,16 @@ accounts = ["*"]
 [[channel]]
 id = "C0UNNAMED"
 accounts = ["sandbox"]
+
+[[channel]]
+id = "teams:team:19:opsteam@thread.tacv2"
+name = "the Ops team"
+accounts = ["*"]
+
+[[channel]]
+id = "teams:19:opsgeneral@thread.tacv2"
+name = "Ops > General"
+accounts = ["environment:dev"]
 "##;
 
 fn policy() -> Policy {
@@ -297,4 +307,50 @@ fn channels_are_named_with_their_platform_and_bare_slack_ids_still_work() {
     ] {
         assert_eq!(channel_key(id).is_ok(), ok, "{id}: {:?}", channel_key(id));
     }
+}
+
+#[test]
+fn teams_channel_rule_beats_its_team_rule_and_other_teams_get_the_default() {
+    let p = policy();
+    let r = sample();
+    let admins = vec!["platform-admins".to_string()];
+    let in_team = |channel: &str, team: &str| {
+        let mut place = Place::new(Platform::Teams, channel, PlaceKind::Channel);
+        place.parent = Some(team.into());
+        place
+    };
+    let d = decide(
+        &p,
+        &r,
+        &admins,
+        false,
+        &in_team("19:opsinc@thread.tacv2", "19:opsteam@thread.tacv2"),
+    );
+    assert_eq!(
+        names(&d),
+        ["data-staging", "production", "sandbox", "staging"]
+    );
+    assert!(
+        d.guardrail.starts_with("the Ops team allows"),
+        "{}",
+        d.guardrail
+    );
+    let d = decide(
+        &p,
+        &r,
+        &admins,
+        false,
+        &in_team("19:opsgeneral@thread.tacv2", "19:opsteam@thread.tacv2"),
+    );
+    assert_eq!(names(&d), ["sandbox"]);
+    let d = decide(
+        &p,
+        &r,
+        &admins,
+        false,
+        &in_team("19:x@thread.tacv2", "19:otherteam@thread.tacv2"),
+    );
+    assert_eq!(names(&d), ["data-staging", "sandbox", "staging"]);
+    let personal = Place::new(Platform::Teams, "a:1xyz", PlaceKind::Dm);
+    assert_eq!(names(&decide(&p, &r, &admins, false, &personal)).len(), 4);
 }

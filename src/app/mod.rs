@@ -16,15 +16,23 @@ use crate::aws::read::fanout::Reader;
 use crate::aws::read::limiter::Limiter;
 use crate::aws::sts::{LazySdkSts, Sts};
 use crate::chat::slack::SlackDoor;
-use crate::chat::slack::client::{AUTH_BACKOFF_MAX, Connector, SlackSink};
+use crate::chat::slack::client::{Connector, SlackSink};
 use crate::chat::slack::http::{self, SlackState};
 use crate::chat::slack::settings::SlackMode;
 use crate::chat::slack::socket::{SocketHealth, SocketMode};
 use crate::chat::slack::verify::Verifier;
+use crate::chat::teams::TeamsDoor;
+use crate::chat::teams::connector::Connector as TeamsConnector;
+use crate::chat::teams::http::{self as teams_http, TeamsState};
+use crate::chat::teams::jwt::Validator;
+use crate::chat::teams::profiles::TeamsProfiles;
+use crate::chat::teams::refs::References;
+use crate::chat::teams::sink::TeamsSink;
 use crate::chat::{ChatSink, Sinks};
 use crate::config::Config;
 
 pub mod config;
+mod ready;
 use crate::core::dispatch::{Core, CoreParts, CoreSettings};
 use crate::core::inbound::Platform;
 use crate::core::respond::Responder;
@@ -39,10 +47,11 @@ use crate::store::runs::{MemoryRuns, RunStore};
 use crate::store::sqlite::SqliteRuns;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
+pub use ready::{Readiness, Teams};
+use ready::{readyz, wait_for_slack, wait_for_teams};
 use slack_morphism::SlackClient;
 use std::collections::HashMap;
 use std::future::Future;
@@ -76,38 +85,14 @@ pub struct App {
     pub core: Arc<Core>,
     /// The Slack adapter.
     pub slack: Arc<SlackDoor>,
+    /// The Teams adapter, when `[teams]` is configured.
+    pub teams: Option<Teams>,
     /// The real Slack client (auth.test, people lookups).
     slack_sink: Arc<SlackSink>,
     /// Whether the bot can receive: readiness.
     ready: Arc<Readiness>,
     /// Inventories and their schedules.
     pub inventory: Arc<Inventory>,
-}
-
-/// What `/readyz` checks: the bot can receive. HTTP mode: the router serves and `auth.test`
-/// passed (the signing secret was checked at start). Socket Mode: also at least one connection
-/// said `hello`.
-pub struct Readiness {
-    door: Arc<SlackDoor>,
-    socket: Option<Arc<SocketHealth>>,
-}
-
-impl Readiness {
-    /// `Ok` when ready, else why not.
-    pub fn check(&self) -> Result<(), String> {
-        if !self.door.knows_itself() {
-            return Err("waiting for Slack auth.test to succeed (check SLACK_BOT_TOKEN)".into());
-        }
-        if let Some(h) = &self.socket
-            && h.live() == 0
-        {
-            return Err(match h.last_loss() {
-                Some(why) => format!("no Socket Mode connection is open (last one: {why})"),
-                None => "no Socket Mode connection has said hello yet".into(),
-            });
-        }
-        Ok(())
-    }
 }
 
 /// Builds an [`App`], with the real service for anything not replaced.
@@ -196,13 +181,38 @@ impl AppBuilder {
             .map_err(|e| AppError::Client(std::io::Error::other(e)))?;
         let groups = match self.groups {
             Some(g) => g,
-            None => config.identity.build(slack_directory.clone(), http).await,
+            None => {
+                config
+                    .identity
+                    .build(slack_directory.clone(), http.clone())
+                    .await
+            }
+        };
+        let runs: Arc<dyn RunStore> = match (self.runs, &config.inventory.database) {
+            (Some(r), _) => r,
+            (None, Some(path)) if !config.inventory.schedules.is_empty() => {
+                Arc::new(SqliteRuns::open(path).map_err(AppError::Store)?)
+            }
+            _ => Arc::new(MemoryRuns::default()),
         };
         let mut profiles: HashMap<Platform, Arc<dyn Profiles>> = HashMap::new();
         profiles.insert(Platform::Terminal, Arc::new(TrustedProfiles));
         if config.slack.has_token() {
             profiles.insert(Platform::Slack, Arc::new(slack_directory));
         }
+        let teams_parts = match &config.teams {
+            Some(t) => {
+                let settings = Arc::new(t.clone());
+                let connector = Arc::new(TeamsConnector::new(http.clone(), settings.clone()));
+                let refs = Arc::new(References::new(runs.clone()));
+                profiles.insert(
+                    Platform::Teams,
+                    Arc::new(TeamsProfiles::new(connector.clone(), refs.clone())),
+                );
+                Some((settings, connector, refs))
+            }
+            None => None,
+        };
         profiles.extend(self.profiles);
         let directory = Directory::new(profiles, groups, config.identity.ttl);
         let book = AccountBook::new(config.accounts.registry.clone());
@@ -230,13 +240,6 @@ impl AppBuilder {
             ),
             config.mcp.max_pages,
         ));
-        let runs: Arc<dyn RunStore> = match (self.runs, &config.inventory.database) {
-            (Some(r), _) => r,
-            (None, Some(path)) if !config.inventory.schedules.is_empty() => {
-                Arc::new(SqliteRuns::open(path).map_err(AppError::Store)?)
-            }
-            _ => Arc::new(MemoryRuns::default()),
-        };
         let inventory = Arc::new(Inventory::new(
             reader.clone(),
             credentials.clone(),
@@ -260,7 +263,16 @@ impl AppBuilder {
                 )
             }
         };
-        let mut sinks = Sinks::default().with(Platform::Slack, slack_sink.clone());
+        let mut sinks = Sinks::default();
+        if config.slack_enabled {
+            sinks = sinks.with(Platform::Slack, slack_sink.clone());
+        }
+        if let Some((_, connector, refs)) = &teams_parts {
+            sinks = sinks.with(
+                Platform::Teams,
+                Arc::new(TeamsSink::new(connector.clone(), refs.clone())),
+            );
+        }
         for (platform, sink) in self.sinks {
             sinks = sinks.with(platform, sink);
         }
@@ -278,17 +290,42 @@ impl AppBuilder {
             CoreSettings {
                 work: config.work.clone(),
                 dedup_ttl: config.slack.dedup_ttl,
-                command_prefixes: HashMap::from([(Platform::Slack, config.slack.command.clone())]),
+                command_prefixes: {
+                    let mut p = HashMap::from([(Platform::Slack, config.slack.command.clone())]);
+                    if let Some(t) = &config.teams {
+                        p.insert(Platform::Teams, format!("@{}", t.bot_name));
+                    }
+                    p
+                },
             },
         );
         let slack = SlackDoor::new(core.clone());
+        let teams = teams_parts.map(|(settings, connector, refs)| {
+            let keys = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .user_agent(concat!("opsbot/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default();
+            Teams {
+                validator: Arc::new(Validator::new(
+                    keys,
+                    settings.openid_metadata_url.clone(),
+                    settings.app_id.clone(),
+                    Duration::from_secs(60),
+                )),
+                door: TeamsDoor::new(core.clone(), refs, settings),
+                connector,
+            }
+        });
         let ready = Arc::new(Readiness {
-            door: slack.clone(),
-            socket: (config.slack.mode == SlackMode::Socket)
+            door: config.slack_enabled.then(|| slack.clone()),
+            socket: (config.slack_enabled && config.slack.mode == SlackMode::Socket)
                 .then(|| Arc::new(SocketHealth::default())),
+            teams: teams.as_ref().map(|t| t.validator.clone()),
         });
         Ok(App {
             slack,
+            teams,
             core,
             slack_sink,
             ready,
@@ -330,18 +367,29 @@ impl App {
         })
     }
 
-    /// The HTTP router: health, readiness, metrics, and (HTTP mode) the Slack routes.
+    /// The HTTP router: health, readiness, metrics, the Teams route when Teams is served,
+    /// and the Slack routes when Slack is served over HTTP.
     pub fn router(&self) -> Router {
-        let ops = Router::new()
+        let mut ops = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
             .with_state(self.ready.clone())
             .merge(
                 Router::new()
                     .route("/metrics", get(metrics))
-                    .with_state(self.slack.clone()),
+                    .with_state(self.core.clone()),
             );
-        if self.config.slack.mode == SlackMode::Socket {
+        if let Some(t) = &self.teams {
+            let state = TeamsState {
+                door: t.door.clone(),
+                validator: t.validator.clone(),
+            };
+            ops = ops.merge(teams_http::routes(
+                state,
+                self.config.server.body_limit_bytes,
+            ));
+        }
+        if !self.config.slack_enabled || self.config.slack.mode == SlackMode::Socket {
             return ops;
         }
         let state = SlackState {
@@ -357,7 +405,11 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let ready = tokio::spawn(wait_for_slack(self.slack.clone(), self.slack_sink.clone()));
+        let ready = self
+            .config
+            .slack_enabled
+            .then(|| tokio::spawn(wait_for_slack(self.slack.clone(), self.slack_sink.clone())));
+        let teams_ready = self.teams.clone().map(|t| tokio::spawn(wait_for_teams(t)));
         let discovery = self.config.accounts.settings.discover.then(|| {
             let book = self.core.access().book().clone();
             let settings = self.config.accounts.settings.clone();
@@ -395,7 +447,9 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(AppError::Serve)?;
-        ready.abort();
+        for task in [ready, teams_ready].into_iter().flatten() {
+            task.abort();
+        }
         stop_schedules.cancel();
         if let Some(d) = discovery {
             d.abort();
@@ -420,43 +474,12 @@ impl App {
     }
 }
 
-/// Calls `auth.test` until it succeeds (backing off to 30 s), then marks Slack ready.
-async fn wait_for_slack(door: Arc<SlackDoor>, sink: Arc<SlackSink>) {
-    let mut wait = Duration::from_millis(250);
-    loop {
-        match sink.identity().await {
-            Ok(id) => {
-                tracing::info!(
-                    bot_user = id.user_id,
-                    team = id.team_id,
-                    "Slack token works; ready"
-                );
-                door.set_identity(id);
-                return;
-            }
-            Err(e) => {
-                door.core().metrics().error(e.kind());
-                tracing::error!(error = %e, retry_in_ms = wait.as_millis() as u64, "auth.test failed; not ready (check SLACK_BOT_TOKEN)");
-            }
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(AUTH_BACKOFF_MAX);
-    }
-}
-
-async fn readyz(State(ready): State<Arc<Readiness>>) -> impl IntoResponse {
-    match ready.check() {
-        Ok(()) => (StatusCode::OK, "ready".to_string()),
-        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
-    }
-}
-
-async fn metrics(State(door): State<Arc<SlackDoor>>) -> impl IntoResponse {
+async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
     (
         [(
             CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        door.core().metrics().render(),
+        core.metrics().render(),
     )
 }

@@ -62,6 +62,10 @@ pub enum Command {
         #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
         params: Vec<String>,
     },
+    /// A command line that did not parse (typed as a message, where no immediate reply is
+    /// possible): answered with the help, after what was wrong.
+    #[command(skip)]
+    Unclear(String),
 }
 
 impl Command {

@@ -94,6 +94,9 @@ pub struct Place {
     pub conversation: String,
     /// Channel, DM or group.
     pub kind: PlaceKind,
+    /// What the conversation belongs to, when policy may name it (a Teams channel's team id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 impl Place {
@@ -103,7 +106,15 @@ impl Place {
             platform,
             conversation: conversation.into(),
             kind,
+            parent: None,
         }
+    }
+
+    /// The policy key of the place's parent (`teams:team:19:…`), if it has one.
+    pub fn parent_key(&self) -> Option<String> {
+        self.parent
+            .as_ref()
+            .map(|p| format!("{}:team:{p}", self.platform))
     }
 
     /// `slack:C0123`: the form policy selectors use.

@@ -3,7 +3,8 @@
 //! Client-credentials token from `{login_url}/{tenant}/oauth2/v2.0/token` (app registration with
 //! the `GroupMember.Read.All` and `User.Read.All` application permissions; secret in env
 //! `ENTRA_CLIENT_SECRET`), cached until shortly before it expires. Then
-//! `GET {graph_url}/v1.0/users/{upn}/transitiveMemberOf/microsoft.graph.group` following
+//! `GET {graph_url}/v1.0/users/{upn or object id}/transitiveMemberOf/microsoft.graph.group`
+//! (Teams users by their Entra object id, everyone else by email) following
 //! `@odata.nextLink`; 429/503 honour `Retry-After`. Groups are named by display name or id.
 
 use super::{GroupDirectory, IdentityError, Person};
@@ -145,8 +146,15 @@ impl GroupDirectory for Entra {
     }
 
     async fn groups(&self, person: &Person) -> Result<Vec<String>, IdentityError> {
-        let Some(upn) = person.email.as_deref() else {
-            return Ok(Vec::new());
+        // A Teams user is already known by their Entra object id; others by email (UPN).
+        let upn = match person.user.platform {
+            crate::core::inbound::Platform::Teams if !person.user.id.is_empty() => {
+                person.user.id.as_str()
+            }
+            _ => match person.email.as_deref() {
+                Some(e) => e,
+                None => return Ok(Vec::new()),
+            },
         };
         let token = self.token().await?;
         let mut url = format!(

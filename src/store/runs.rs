@@ -99,7 +99,15 @@ pub trait RunStore: Send + Sync + 'static {
     async fn previous(&self, schedule: &str, run: i64) -> Result<Option<Snapshot>, StoreError>;
     /// Keeps the newest `keep` snapshots and run records of `schedule`.
     async fn prune(&self, schedule: &str, keep: usize) -> Result<(), StoreError>;
+    /// Remembers how to post to `place` (a place key such as `teams:19:…`) without being asked
+    /// first: the platform's conversation reference, opaque JSON. Replaces an older one.
+    async fn put_reference(&self, place: &str, reference: &str) -> Result<(), StoreError>;
+    /// The reference stored for `place`.
+    async fn reference(&self, place: &str) -> Result<Option<String>, StoreError>;
 }
+
+/// Most conversation references [`MemoryRuns`] keeps (one per conversation the bot is in).
+pub const MEMORY_REFERENCES: usize = 10_000;
 
 /// Seconds since the Unix epoch, on the system clock.
 pub fn unix_now() -> i64 {
@@ -120,6 +128,7 @@ struct RunRecord {
 pub struct MemoryRuns {
     runs: Mutex<BTreeMap<(String, i64), RunRecord>>,
     snapshots: Mutex<BTreeMap<(String, i64), Snapshot>>,
+    references: Mutex<BTreeMap<String, String>>,
 }
 
 #[async_trait]
@@ -187,6 +196,20 @@ impl RunStore for MemoryRuns {
             .range((schedule.to_string(), i64::MIN)..(schedule.to_string(), run))
             .next_back()
             .map(|(_, s)| s.clone()))
+    }
+
+    async fn put_reference(&self, place: &str, reference: &str) -> Result<(), StoreError> {
+        let mut refs = self.references.lock().unwrap_or_else(|e| e.into_inner());
+        if refs.len() >= MEMORY_REFERENCES && !refs.contains_key(place) {
+            refs.pop_first();
+        }
+        refs.insert(place.to_string(), reference.to_string());
+        Ok(())
+    }
+
+    async fn reference(&self, place: &str) -> Result<Option<String>, StoreError> {
+        let refs = self.references.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(refs.get(place).cloned())
     }
 
     async fn prune(&self, schedule: &str, keep: usize) -> Result<(), StoreError> {
@@ -282,6 +305,27 @@ pub(crate) mod contract {
         assert_eq!(
             store.previous("weekly", 301).await.unwrap().unwrap().run,
             300
+        );
+
+        assert_eq!(
+            store.reference("teams:19:a@thread.tacv2").await.unwrap(),
+            None
+        );
+        store
+            .put_reference("teams:19:a@thread.tacv2", r#"{"v":1}"#)
+            .await
+            .unwrap();
+        store
+            .put_reference("teams:19:a@thread.tacv2", r#"{"v":2}"#)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .reference("teams:19:a@thread.tacv2")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(r#"{"v":2}"#)
         );
     }
 

@@ -1,5 +1,6 @@
 //! [`SqliteRuns`]: the embedded [`RunStore`] — one SQLite file (`rusqlite` with SQLite bundled,
-//! so nothing to install), written in WAL mode from a blocking thread. Snapshots are JSON.
+//! so nothing to install), written in WAL mode from a blocking thread. Snapshots and
+//! conversation references are JSON.
 
 use super::StoreError;
 use super::runs::{Claim, RunStore, Snapshot, unix_now};
@@ -45,7 +46,9 @@ impl SqliteRuns {
                  post TEXT, PRIMARY KEY (schedule, run));
              CREATE TABLE IF NOT EXISTS snapshots (
                  schedule TEXT NOT NULL, run INTEGER NOT NULL, body TEXT NOT NULL,
-                 PRIMARY KEY (schedule, run));",
+                 PRIMARY KEY (schedule, run));
+             CREATE TABLE IF NOT EXISTS refs (
+                 place TEXT PRIMARY KEY, body TEXT NOT NULL, updated INTEGER NOT NULL);",
         )
         .map_err(err)?;
         Ok(Self {
@@ -186,6 +189,34 @@ impl RunStore for SqliteRuns {
             .await?;
         body.map(|b| serde_json::from_str(&b).map_err(err))
             .transpose()
+    }
+
+    async fn put_reference(&self, place: &str, reference: &str) -> Result<(), StoreError> {
+        let (place, body) = (place.to_string(), reference.to_string());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO refs (place, body, updated) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(place) DO UPDATE SET body = excluded.body, updated = excluded.updated",
+                params![place, body, unix_now()],
+            )
+            .map(|_| ())
+            .map_err(err)
+        })
+        .await
+    }
+
+    async fn reference(&self, place: &str) -> Result<Option<String>, StoreError> {
+        let place = place.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT body FROM refs WHERE place = ?1",
+                params![place],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)
+        })
+        .await
     }
 
     async fn prune(&self, schedule: &str, keep: usize) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@ use crate::agent::settings::{AgentSettings, RawAgent};
 use crate::aws::mcp::settings::{McpSettings, RawMcp};
 use crate::aws::pool::{PoolSettings, RawAws};
 use crate::chat::slack::settings::{Needs, RawSlack, SlackMode, SlackSettings};
+use crate::chat::teams::settings::{RawTeams, TeamsSettings};
 use crate::identity::settings::{IdentityConfig, RawSettings as RawIdentity};
 use crate::inventory::schedule::{InventorySettings, RawInventory, RawSchedule};
 use crate::policy::Policy;
@@ -34,6 +35,10 @@ pub struct Config {
     pub server: ServerConfig,
     /// Slack settings and secrets.
     pub slack: SlackSettings,
+    /// Whether the bot serves Slack: `[slack]` is present, or `[teams]` is absent.
+    pub slack_enabled: bool,
+    /// Microsoft Teams (`[teams]`); `None`: the bot does not serve Teams.
+    pub teams: Option<TeamsSettings>,
     /// Limits on concurrent work.
     pub work: WorkSettings,
     /// Account registry and access policy.
@@ -107,6 +112,7 @@ struct RawServer {
 const SECTIONS: &[&str] = &[
     "server",
     "slack",
+    "teams",
     "work",
     "accounts",
     "identity",
@@ -222,6 +228,10 @@ impl Config {
         let raw_mcp: RawMcp = section(&table, "mcp", &mut problems);
         let raw_inventory: RawInventory = section(&table, "inventory", &mut problems);
         let raw_schedules: Vec<RawSchedule> = section(&table, "schedule", &mut problems);
+        let raw_teams: Option<RawTeams> = table
+            .contains_key("teams")
+            .then(|| section(&table, "teams", &mut problems));
+        let slack_enabled = table.contains_key("slack") || raw_teams.is_none();
         let raw_agent: Option<RawAgent> = table
             .contains_key("agent")
             .then(|| section(&table, "agent", &mut problems));
@@ -231,7 +241,16 @@ impl Config {
         let identity = raw_identity.validate(base, env, &mut problems);
         let aws = raw_aws.validate(&mut problems);
         let work = raw_work.validate(&mut problems);
-        let slack = raw_slack.validate(env, needs, &mut problems);
+        let slack = raw_slack.validate(
+            env,
+            if slack_enabled {
+                needs
+            } else {
+                Needs::Optional
+            },
+            &mut problems,
+        );
+        let teams = raw_teams.map(|t| t.validate(env, needs == Needs::Serve, &mut problems));
         let mcp = raw_mcp.validate(env, &mut problems);
         let agent = raw_agent.map(|a| a.validate(base, &mut problems));
         let inventory = raw_inventory.validate(
@@ -242,6 +261,23 @@ impl Config {
             &mut problems,
         );
 
+        for (i, s) in inventory.schedules.iter().enumerate() {
+            let platform = s.post_to.platform;
+            let served = match platform {
+                crate::core::inbound::Platform::Slack => slack_enabled,
+                crate::core::inbound::Platform::Teams => teams.is_some(),
+                crate::core::inbound::Platform::Terminal => false,
+            };
+            if !served {
+                problems.push(Problem::new(
+                    format!("schedule[{i}].post_to"),
+                    format!(
+                        "posts to {}, but the bot does not serve {platform}; add a [{platform}] section or post elsewhere",
+                        s.post_to.key()
+                    ),
+                ));
+            }
+        }
         let listen_text = raw_server.listen.as_deref().unwrap_or("0.0.0.0:3000");
         let listen = listen_text.parse().unwrap_or_else(|_| {
             problems.push(Problem::new(
@@ -268,6 +304,8 @@ impl Config {
                 drain: Duration::from_secs(raw_server.drain_seconds.unwrap_or(25)),
             },
             slack,
+            slack_enabled,
+            teams,
             work,
             accounts,
             identity,
@@ -308,6 +346,7 @@ impl Config {
     /// A human summary for `opsbot check` (never prints secrets).
     pub fn summary(&self) -> String {
         let mode = match self.slack.mode {
+            _ if !self.slack_enabled => "off (no [slack] section)".to_string(),
             SlackMode::Http => format!(
                 "HTTP (Events API at http://{}/slack/events)",
                 self.server.listen
@@ -343,8 +382,23 @@ impl Config {
         if self.slack.app_token.is_some() {
             secrets.push("app token");
         }
+        let teams = match &self.teams {
+            None => "off (no [teams] section)".to_string(),
+            Some(t) => {
+                if !t.client_secret.expose().is_empty() {
+                    secrets.push("Teams client secret");
+                }
+                format!(
+                    "app {} in tenant {}, messages at http://{}/api/messages, connectors {}",
+                    t.app_id,
+                    t.tenant_id,
+                    self.server.listen,
+                    t.allowed_service_hosts.join(", ")
+                )
+            }
+        };
         format!(
-            "configuration {} is valid\n  slack mode:     {mode}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person, {} waiting, answers time out after {} s\n  conversation:   in memory (one replica)\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  aws sessions:   {} s, refreshed {} s before expiry, session tags {}\n  mcp server:     {} (signing region {}, {} req/s per account and region)\n  agent:          {}\n  schedules:      {}\n  secrets:        {} set",
+            "configuration {} is valid\n  slack mode:     {mode}\n  teams:          {teams}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person, {} waiting, answers time out after {} s\n  conversation:   in memory (one replica)\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  aws sessions:   {} s, refreshed {} s before expiry, session tags {}\n  mcp server:     {} (signing region {}, {} req/s per account and region)\n  agent:          {}\n  schedules:      {}\n  secrets:        {} set",
             self.source.display(),
             self.slack.api_url,
             self.slack.command,

@@ -9,13 +9,27 @@ use serde::Deserialize;
 /// Environment variable holding the Entra app's client secret.
 pub const ENV_CLIENT_SECRET: &str = "TEAMS_CLIENT_SECRET";
 /// Where the Bot Framework publishes its signing keys.
-pub const DEFAULT_OPENID: &str = "https://login.botframework.com/v1/.well-known/openidconfiguration";
+pub const DEFAULT_OPENID: &str =
+    "https://login.botframework.com/v1/.well-known/openidconfiguration";
 /// Where client-credentials tokens come from.
 pub const DEFAULT_LOGIN: &str = "https://login.microsoftonline.com";
 /// The issuer of inbound tokens.
 pub const ISSUER: &str = "https://api.botframework.com";
 /// The scope of outbound tokens.
 pub const SCOPE: &str = "https://api.botframework.com/.default";
+
+/// How the bot shows it is working on an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TeamsProgress {
+    /// An "I'm on it" reply in the thread, updated with what the bot is doing and removed when
+    /// the answer is posted.
+    Message,
+    /// The typing indicator, repeated while working.
+    Typing,
+    /// Nothing.
+    None,
+}
 
 /// Validated `[teams]`.
 #[derive(Debug, Clone)]
@@ -34,6 +48,12 @@ pub struct TeamsSettings {
     pub allowed_service_hosts: Vec<String>,
     /// The bot's display name, as people @mention it (`teams.bot_name`, for help texts).
     pub bot_name: String,
+    /// Progress signal while working (`teams.progress`, default `message`).
+    pub progress: TeamsProgress,
+    /// Connector for scheduled posts to a channel the bot has no stored reference for yet
+    /// (`teams.service_url`, e.g. `https://smba.trafficmanager.net/amer/`); unset: such posts
+    /// fail with a message saying to add the app to the team.
+    pub service_url: Option<String>,
 }
 
 /// Raw `[teams]`.
@@ -46,6 +66,8 @@ pub struct RawTeams {
     login_url: Option<String>,
     allowed_service_hosts: Option<Vec<String>>,
     bot_name: Option<String>,
+    progress: Option<TeamsProgress>,
+    service_url: Option<String>,
 }
 
 fn guid(s: &str) -> bool {
@@ -63,11 +85,15 @@ impl TeamsSettings {
         let Ok(u) = url::Url::parse(service_url) else {
             return false;
         };
-        let Some(host) = u.host_str() else { return false };
-        self.allowed_service_hosts.iter().any(|h| match h.strip_prefix("*.") {
-            Some(domain) => host.ends_with(&format!(".{domain}")),
-            None => host == h,
-        })
+        let Some(host) = u.host_str() else {
+            return false;
+        };
+        self.allowed_service_hosts
+            .iter()
+            .any(|h| match h.strip_prefix("*.") {
+                Some(domain) => host.ends_with(&format!(".{domain}")),
+                None => host == h,
+            })
     }
 }
 
@@ -92,9 +118,14 @@ impl RawTeams {
                 "the Entra tenant id (a GUID) of the bot's single-tenant app registration",
             ));
         }
-        let openid = self.openid_metadata_url.unwrap_or_else(|| DEFAULT_OPENID.into());
+        let openid = self
+            .openid_metadata_url
+            .unwrap_or_else(|| DEFAULT_OPENID.into());
         let login = self.login_url.unwrap_or_else(|| DEFAULT_LOGIN.into());
-        for (k, u) in [("teams.openid_metadata_url", &openid), ("teams.login_url", &login)] {
+        for (k, u) in [
+            ("teams.openid_metadata_url", &openid),
+            ("teams.login_url", &login),
+        ] {
             if url::Url::parse(u).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
                 problems.push(Problem::new(k, format!("{u:?} is not a URL")));
             }
@@ -119,7 +150,7 @@ impl RawTeams {
                 "must name at least one host (default: smba.trafficmanager.net, *.botframework.com)",
             ));
         }
-        TeamsSettings {
+        let mut settings = TeamsSettings {
             app_id: self.app_id,
             tenant_id: self.tenant_id,
             client_secret: Secret::new(secret.unwrap_or_default()),
@@ -127,7 +158,19 @@ impl RawTeams {
             login_url: login.trim_end_matches('/').to_string(),
             allowed_service_hosts: hosts,
             bot_name: self.bot_name.unwrap_or_else(|| "opsbot".into()),
+            progress: self.progress.unwrap_or(TeamsProgress::Message),
+            service_url: None,
+        };
+        if let Some(u) = self.service_url {
+            if !settings.allows_service_url(&u) {
+                problems.push(Problem::new(
+                    "teams.service_url",
+                    format!("{u:?} is not a URL on one of teams.allowed_service_hosts"),
+                ));
+            }
+            settings.service_url = Some(u);
         }
+        settings
     }
 }
 

@@ -17,6 +17,7 @@ impl Core {
     pub(super) async fn command(&self, inbound: &Inbound, c: Command) {
         let answer = match c {
             Command::Help => self.help(inbound.place.platform, None),
+            Command::Unclear(problem) => self.help(inbound.place.platform, Some(&problem)),
             Command::Whoami | Command::Accounts { .. } => {
                 match self.access.decide(&inbound.who, &inbound.place).await {
                     Err(e) => {
