@@ -106,9 +106,23 @@ pub struct AppBuilder {
     model: Option<Arc<dyn Model>>,
     store: Option<Arc<dyn ConversationStore>>,
     runs: Option<Arc<dyn RunStore>>,
+    wrap: Option<SinkWrapper>,
 }
 
+/// Wraps a platform's sink (see [`AppBuilder::wrap_sinks`]).
+pub type SinkWrapper = Box<dyn Fn(Platform, Arc<dyn ChatSink>) -> Arc<dyn ChatSink> + Send>;
+
 impl AppBuilder {
+    /// Wraps every platform's sink, real or replaced, with `wrap` (tests record what the core
+    /// delivers while the real platform client still delivers it).
+    pub fn wrap_sinks(
+        mut self,
+        wrap: impl Fn(Platform, Arc<dyn ChatSink>) -> Arc<dyn ChatSink> + Send + 'static,
+    ) -> Self {
+        self.wrap = Some(Box::new(wrap));
+        self
+    }
+
     /// The configuration being wired (tests build real clients from it).
     pub fn config(&self) -> &Config {
         &self.config
@@ -263,17 +277,23 @@ impl AppBuilder {
                 )
             }
         };
-        let mut sinks = Sinks::default();
+        let mut platforms: HashMap<Platform, Arc<dyn ChatSink>> = HashMap::new();
         if config.slack_enabled {
-            sinks = sinks.with(Platform::Slack, slack_sink.clone());
+            platforms.insert(Platform::Slack, slack_sink.clone());
         }
         if let Some((_, connector, refs)) = &teams_parts {
-            sinks = sinks.with(
+            platforms.insert(
                 Platform::Teams,
                 Arc::new(TeamsSink::new(connector.clone(), refs.clone())),
             );
         }
-        for (platform, sink) in self.sinks {
+        platforms.extend(self.sinks);
+        let mut sinks = Sinks::default();
+        for (platform, sink) in platforms {
+            let sink = match &self.wrap {
+                Some(wrap) => wrap(platform, sink),
+                None => sink,
+            };
             sinks = sinks.with(platform, sink);
         }
         let core = Core::new(
@@ -348,6 +368,7 @@ impl App {
             model: None,
             store: None,
             runs: None,
+            wrap: None,
         }
     }
 

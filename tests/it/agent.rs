@@ -37,6 +37,16 @@ pub struct AgentApp {
 }
 
 pub async fn agent_app(mcp: &FakeMcp, script: fake_bedrock::Script, extra: &str) -> AgentApp {
+    agent_app_with(mcp, script, extra, |b| b).await
+}
+
+/// [`agent_app`], letting `more` replace or wrap further services.
+pub async fn agent_app_with(
+    mcp: &FakeMcp,
+    script: fake_bedrock::Script,
+    extra: &str,
+    more: impl FnOnce(opsbot::app::AppBuilder) -> opsbot::app::AppBuilder,
+) -> AgentApp {
     let bedrock = FakeBedrock::start(script).await;
     let tap_slot: Arc<Mutex<Option<Arc<Tap>>>> = Arc::default();
     let slot = tap_slot.clone();
@@ -58,7 +68,7 @@ pub async fn agent_app(mcp: &FakeMcp, script: fake_bedrock::Script, extra: &str)
         );
         let tap = Tap::for_builder(&b);
         *slot.lock().unwrap() = Some(tap.clone());
-        b.sink(Platform::Slack, tap)
+        more(b.sink(Platform::Slack, tap))
             .sts(Arc::new(SdkSts::new(sts)))
             .model(Arc::new(Bedrock::for_endpoint(
                 MODEL,

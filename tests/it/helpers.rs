@@ -40,6 +40,10 @@ pub fn test_env(extra: &[(&str, String)]) -> impl Fn(&str) -> Option<String> + u
         ("SLACK_BOT_TOKEN".into(), BOT_TOKEN.into()),
         ("SLACK_SIGNING_SECRET".into(), SECRET.into()),
         ("SLACK_APP_TOKEN".into(), "xapp-test-token".into()),
+        (
+            "TEAMS_CLIENT_SECRET".into(),
+            crate::teams_wire::CLIENT_SECRET.into(),
+        ),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
     move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())

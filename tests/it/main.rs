@@ -20,5 +20,7 @@ mod mcp;
 mod peers;
 mod socket;
 mod sts_proxy;
+mod teams;
+mod teams_agent;
 mod teams_fake_selftest;
 mod teams_wire;

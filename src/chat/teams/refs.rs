@@ -79,6 +79,16 @@ impl References {
             tenant: a.tenant().map(str::to_string),
             team: place.parent.clone(),
         };
+        if let Some(tenant) = &reference.tenant {
+            let key = tenant_key(tenant);
+            let tenant_ref = ConversationRef {
+                team: None,
+                ..reference.clone()
+            };
+            if self.conversations.get(&key).as_ref() != Some(&tenant_ref) {
+                self.persist(key, tenant_ref);
+            }
+        }
         let key = place.key();
         if self.conversations.get(&key).as_ref() != Some(&reference) {
             self.persist(key, reference);
@@ -119,9 +129,28 @@ impl References {
         });
     }
 
+    /// How to reach `place`: its own reference, else the newest one seen in `tenant` (service
+    /// URLs are per tenant and region, so a channel the bot has not heard from yet is reached
+    /// through the connector its team's other conversations use).
+    pub async fn conversation_in(&self, place: &Place, tenant: &str) -> Option<ConversationRef> {
+        match self.lookup(place.key()).await {
+            Some(r) => Some(r),
+            None => self
+                .lookup(tenant_key(tenant))
+                .await
+                .map(|r| ConversationRef {
+                    tenant: Some(tenant.to_string()),
+                    ..r
+                }),
+        }
+    }
+
     /// How to reach `place`: from memory, else from the store.
     pub async fn conversation(&self, place: &Place) -> Option<ConversationRef> {
-        let key = place.key();
+        self.lookup(place.key()).await
+    }
+
+    async fn lookup(&self, key: String) -> Option<ConversationRef> {
         if let Some(r) = self.conversations.get(&key) {
             return Some(r);
         }
@@ -143,6 +172,11 @@ impl References {
     pub fn user(&self, aad: &str) -> Option<UserRef> {
         self.users.get(aad)
     }
+}
+
+/// The key of a tenant's newest reference.
+fn tenant_key(tenant: &str) -> String {
+    format!("teams:tenant:{tenant}")
 }
 
 /// The conversation id to post to for `place` and an optional thread root: a channel thread is
@@ -189,8 +223,22 @@ mod tests {
             }
             tokio::task::yield_now().await;
         }
+        for _ in 0..100 {
+            if store.reference("teams:tenant:t1").await.unwrap().is_some() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
         let fresh = References::new(store);
         let r = fresh.conversation(&place).await.unwrap();
+        let elsewhere = Place::new(Platform::Teams, "19:new@thread.tacv2", PlaceKind::Channel);
+        assert!(fresh.conversation(&elsewhere).await.is_none());
+        let via_tenant = fresh.conversation_in(&elsewhere, "t1").await.unwrap();
+        assert_eq!(
+            via_tenant.service_url,
+            "https://smba.trafficmanager.net/amer/"
+        );
+        assert!(fresh.conversation_in(&elsewhere, "t2").await.is_none());
         assert_eq!(r.service_url, "https://smba.trafficmanager.net/amer/");
         assert_eq!(r.tenant.as_deref(), Some("t1"));
         assert_eq!(r.team.as_deref(), Some("19:team@thread.tacv2"));

@@ -80,7 +80,8 @@ fn guid(s: &str) -> bool {
 }
 
 impl TeamsSettings {
-    /// Whether the activity's `serviceUrl` is one the bot may call.
+    /// Whether the activity's `serviceUrl` is one the bot may call: HTTPS (plain HTTP only on
+    /// loopback, for local fakes) on an allowed host.
     pub fn allows_service_url(&self, service_url: &str) -> bool {
         let Ok(u) = url::Url::parse(service_url) else {
             return false;
@@ -88,6 +89,10 @@ impl TeamsSettings {
         let Some(host) = u.host_str() else {
             return false;
         };
+        let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+        if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
+            return false;
+        }
         self.allowed_service_hosts
             .iter()
             .any(|h| match h.strip_prefix("*.") {
@@ -193,5 +198,6 @@ mod tests {
         assert!(s.allows_service_url("https://europe.botframework.com/"));
         assert!(!s.allows_service_url("https://evil.example.com/"));
         assert!(!s.allows_service_url("https://botframework.com.evil.example/"));
+        assert!(!s.allows_service_url("http://smba.trafficmanager.net/amer/"));
     }
 }

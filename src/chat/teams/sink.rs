@@ -74,7 +74,7 @@ impl TeamsSink {
 
     async fn service_url(&self, place: &Place) -> Result<(String, Option<String>), ChatError> {
         let settings = self.connector.settings();
-        match self.refs.conversation(place).await {
+        match self.refs.conversation_in(place, &settings.tenant_id).await {
             Some(r) => Ok((r.service_url, r.tenant)),
             None => match &settings.service_url {
                 Some(u) => Ok((u.clone(), Some(settings.tenant_id.clone()))),
