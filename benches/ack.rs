@@ -11,11 +11,19 @@
 //!   stay bounded.
 //!
 //! Prints figures; asserts nothing.
+//! - **teams**: the rate phase for Teams: signed Bot Framework activities to `/api/messages`
+//!   (JWT validated before the body is read) against the fake Bot Framework.
+//!
 //! Run: `cargo bench --bench ack` (env `BENCH_RATE=500 BENCH_SECS=10 BENCH_CONNECTIONS=16`,
-//! `BENCH_PHASES=rate,flood`).
+//! `BENCH_PHASES=rate,flood,teams`).
 
 #[path = "../tests/it/fake_slack.rs"]
 mod fake_slack;
+#[path = "../tests/it/fake_teams.rs"]
+#[allow(unused_imports)]
+mod fake_teams;
+#[path = "../tests/it/teams_wire.rs"]
+mod teams_wire;
 
 use fake_slack::{BOT_TOKEN, FakeSlack};
 use opsbot::chat::slack::verify::{Verifier, unix_now};
@@ -65,6 +73,23 @@ struct Bot {
 
 impl Bot {
     async fn start(slack: &FakeSlack, work: &str, http: &reqwest::Client) -> Self {
+        let body = format!(
+            "[slack]\napi_url = \"{}\"\nprogress = \"none\"\n{work}",
+            slack.api_url()
+        );
+        Self::launch(
+            &body,
+            &[
+                ("SLACK_BOT_TOKEN", BOT_TOKEN),
+                ("SLACK_SIGNING_SECRET", SECRET),
+            ],
+            http,
+        )
+        .await
+    }
+
+    /// Starts the binary with `body` after `[server]`, and `envs`.
+    async fn launch(body: &str, envs: &[(&str, &str)], http: &reqwest::Client) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -75,18 +100,14 @@ impl Bot {
         let cfg = dir.join("opsbot.toml");
         std::fs::write(
             &cfg,
-            format!(
-                "[server]\nlisten = \"127.0.0.1:{port}\"\n[slack]\napi_url = \"{}\"\nprogress = \"none\"\n{work}",
-                slack.api_url()
-            ),
+            format!("[server]\nlisten = \"127.0.0.1:{port}\"\n{body}"),
         )
         .unwrap();
         let started = Instant::now();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_opsbot"))
             .args(["serve", "--config"])
             .arg(&cfg)
-            .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-            .env("SLACK_SIGNING_SECRET", SECRET)
+            .envs(envs.iter().copied())
             .env("RUST_LOG", "error")
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -302,6 +323,87 @@ async fn flood_phase(http: &reqwest::Client) {
     bot.stop().await;
 }
 
+/// Teams: a fixed rate of message activities (personal chats of 200 people) to `/api/messages`,
+/// each with a Bot Framework token the bot validates (RS256 against the fake's published key)
+/// before reading the body. One token is reused, as the Bot Framework does for a while.
+async fn teams_phase(http: &reqwest::Client) {
+    use teams_wire::{APP_ID, CLIENT_SECRET, TENANT_ID};
+    let rate = env_num("BENCH_RATE", 500);
+    let secs = env_num("BENCH_SECS", 10);
+    let fake = fake_teams::FakeTeams::start().await;
+    let body = format!(
+        "[teams]\napp_id = \"{APP_ID}\"\ntenant_id = \"{TENANT_ID}\"\nopenid_metadata_url = \"{}\"\n\
+         login_url = \"{}\"\nallowed_service_hosts = [\"127.0.0.1\"]\nprogress = \"none\"\n\
+         [work]\nmax_concurrent = 256\nmax_per_user = 8\n",
+        fake.openid_url(),
+        fake.url()
+    );
+    let bot = Bot::launch(&body, &[("TEAMS_CLIENT_SECRET", CLIENT_SECRET)], http).await;
+    let url = format!("http://127.0.0.1:{}/api/messages", bot.port);
+    let token = format!(
+        "Bearer {}",
+        teams_wire::sign(&teams_wire::claims(APP_ID, &fake.service_url()), "key1")
+    );
+    let total = rate * secs;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(total as usize);
+    let load_start = Instant::now();
+    for i in 0..total {
+        tick.tick().await;
+        let mut a = teams_wire::message(
+            &teams_wire::Place::Personal,
+            &teams_wire::ALICE,
+            "help",
+            &fake.service_url(),
+        );
+        // 200 people, each in their own personal chat.
+        a["from"]["aadObjectId"] = format!("a11ce000-0000-4000-8000-{:012}", i % 200).into();
+        a["conversation"]["id"] = format!("a:bench{}", i % 200).into();
+        let req = http.post(&url).header("authorization", &token).json(&a);
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let ok = matches!(req.send().await, Ok(r) if r.status() == 200);
+            (t.elapsed(), ok)
+        }));
+    }
+    let mut lat = Vec::with_capacity(tasks.len());
+    let mut failed = 0;
+    for t in tasks {
+        let (d, ok) = t.await.unwrap();
+        if ok {
+            lat.push(d);
+        } else {
+            failed += 1;
+        }
+    }
+    let load_secs = load_start.elapsed().as_secs_f64();
+    lat.sort();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!(
+        "teams phase ({rate}/s for {secs} s, {total} JWT-signed message activities, 200 people)"
+    );
+    println!("  start to ready:   {:.1} ms", ms(bot.ready_after));
+    println!("  ack latency p50:  {:.3} ms", ms(pct(&lat, 0.50)));
+    println!("  ack latency p99:  {:.3} ms", ms(pct(&lat, 0.99)));
+    println!(
+        "  ack latency max:  {:.3} ms",
+        ms(lat.last().copied().unwrap_or_default())
+    );
+    println!(
+        "  throughput:       {:.0} acks/s ({failed} failed)",
+        lat.len() as f64 / load_secs
+    );
+    println!(
+        "  replies posted:   {} ({} tokens fetched, {} key fetches)",
+        fake.ok_calls("send").len(),
+        fake.tokens_issued(),
+        fake.jwks_fetches()
+    );
+    println!("  peak RSS:         {:.1} MiB", bot.peak_rss_mib());
+    bot.stop().await;
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -312,13 +414,14 @@ async fn main() {
         .pool_max_idle_per_host(64)
         .build()
         .unwrap();
-    let phases = std::env::var("BENCH_PHASES").unwrap_or_else(|_| "rate,flood".into());
+    let phases = std::env::var("BENCH_PHASES").unwrap_or_else(|_| "rate,flood,teams".into());
     println!("opsbot ack benchmark");
     for phase in phases.split(',') {
         match phase.trim() {
             "rate" => rate_phase(&http).await,
             "flood" => flood_phase(&http).await,
-            other => eprintln!("unknown phase {other:?}; use rate, flood"),
+            "teams" => teams_phase(&http).await,
+            other => eprintln!("unknown phase {other:?}; use rate, flood, teams"),
         }
     }
 }

@@ -162,3 +162,69 @@ fn schedules_are_validated_and_never_silently_narrowed() {
         assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
     }
 }
+
+const TEAMS: &str = "[teams]\napp_id = \"0b0b0b0b-1111-2222-3333-444444444444\"\ntenant_id = \"7e7e7e7e-aaaa-bbbb-cccc-dddddddddddd\"\n";
+
+#[test]
+fn teams_alone_needs_no_slack_secrets_and_names_its_own() {
+    let e = parse(TEAMS, &[]).unwrap_err();
+    let keys: Vec<_> = e.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["TEAMS_CLIENT_SECRET"],
+        "only the Teams secret is missing"
+    );
+    assert!(
+        e[0].message.contains("Certificates & secrets"),
+        "{}",
+        e[0].message
+    );
+    let c = parse(TEAMS, &[("TEAMS_CLIENT_SECRET", "x")]).unwrap();
+    assert!(!c.slack_enabled);
+    let t = c.teams.as_ref().unwrap();
+    assert_eq!(t.login_url, "https://login.microsoftonline.com");
+    assert!(
+        c.summary().contains("slack mode:     off"),
+        "{}",
+        c.summary()
+    );
+    assert!(c.summary().contains("/api/messages"), "{}", c.summary());
+    assert!(
+        !format!("{c:?}").contains("\"x\""),
+        "the secret never prints"
+    );
+    // Both: each platform's secrets are required.
+    let e = parse(
+        &format!("[slack]\n{TEAMS}"),
+        &[("TEAMS_CLIENT_SECRET", "x")],
+    )
+    .unwrap_err();
+    let keys: Vec<_> = e.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, [ENV_BOT_TOKEN, ENV_SIGNING_SECRET]);
+}
+
+#[test]
+fn teams_settings_and_schedules_are_checked_together() {
+    let e = parse(
+        &format!("{TEAMS}progress = \"bubbles\"\nallowed_service_hosts = []\n"),
+        &[("TEAMS_CLIENT_SECRET", "x")],
+    )
+    .unwrap_err();
+    let keys: Vec<_> = e.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["teams.allowed_service_hosts", "teams.progress"],
+        "{e:?}"
+    );
+    let schedule = "[[schedule]]\nname = \"weekly\"\ncron = \"0 9 * * MON\"\npost_to = \"teams:19:abc@thread.tacv2\"\n";
+    let e = parse(&fixtures(schedule), SECRETS).unwrap_err();
+    let keys: Vec<_> = e.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["schedule[0].post_to"], "no [teams] to post with");
+    assert!(
+        parse(
+            &fixtures(&format!("{TEAMS}{schedule}")),
+            &[("TEAMS_CLIENT_SECRET", "x")]
+        )
+        .is_ok()
+    );
+}

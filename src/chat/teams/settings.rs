@@ -66,7 +66,7 @@ pub struct RawTeams {
     login_url: Option<String>,
     allowed_service_hosts: Option<Vec<String>>,
     bot_name: Option<String>,
-    progress: Option<TeamsProgress>,
+    progress: Option<String>,
     service_url: Option<String>,
 }
 
@@ -163,7 +163,18 @@ impl RawTeams {
             login_url: login.trim_end_matches('/').to_string(),
             allowed_service_hosts: hosts,
             bot_name: self.bot_name.unwrap_or_else(|| "opsbot".into()),
-            progress: self.progress.unwrap_or(TeamsProgress::Message),
+            progress: match self.progress.as_deref() {
+                None | Some("message") => TeamsProgress::Message,
+                Some("typing") => TeamsProgress::Typing,
+                Some("none") => TeamsProgress::None,
+                Some(other) => {
+                    problems.push(Problem::new(
+                        "teams.progress",
+                        format!("{other:?} is not one of \"message\", \"typing\" or \"none\""),
+                    ));
+                    TeamsProgress::Message
+                }
+            },
             service_url: None,
         };
         if let Some(u) = self.service_url {
