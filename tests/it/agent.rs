@@ -84,7 +84,7 @@ pub async fn agent_app_with(
 }
 
 /// The model: asks for `tool` input depending on the question, then answers with text.
-fn scripted(route: fn(&str) -> Value) -> fake_bedrock::Script {
+pub fn scripted(route: fn(&str) -> Value) -> fake_bedrock::Script {
     Arc::new(move |req: &Value| {
         if fake_bedrock::tool_results(req).is_some() {
             return fake_bedrock::text("Here is what I found in your accounts.");
@@ -94,7 +94,7 @@ fn scripted(route: fn(&str) -> Value) -> fake_bedrock::Script {
     })
 }
 
-fn five_questions(q: &str) -> Value {
+pub fn five_questions(q: &str) -> Value {
     let q = q.to_lowercase();
     if q.contains("ec2") {
         json!({"service": "ec2", "operation": "DescribeInstances", "accounts": ["production"]})

@@ -2,7 +2,7 @@
 //! moto): the same question gives the same answer on both; a Teams channel answer lands in the
 //! thread, a follow-up there keeps context; a scheduled inventory lands once in a Teams channel.
 
-use crate::agent::{AgentApp, agent_app_with};
+use crate::agent::{AgentApp, agent_app_with, five_questions, scripted};
 use crate::fake_bedrock;
 use crate::fake_teams::FakeTeams;
 use crate::helpers::{envelope, event_id, mention};
@@ -15,7 +15,7 @@ use opsbot::core::answer::{Answer, Target};
 use opsbot::core::inbound::Platform;
 use opsbot::inventory::schedule::Clock;
 use opsbot::inventory::{Fired, Scheduler};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
 /// Records what the core hands the real Teams sink.
@@ -104,51 +104,46 @@ impl Both {
     }
 }
 
-fn ec2_script() -> fake_bedrock::Script {
-    Arc::new(|req: &Value| {
-        if fake_bedrock::tool_results(req).is_some() {
-            return fake_bedrock::text("Here is what I found in your accounts.");
-        }
-        let q = fake_bedrock::question(req);
-        let mut input =
-            json!({"service": "ec2", "operation": "DescribeInstances", "accounts": ["production"]});
-        if q.contains("stopped") {
-            input["params"] =
-                json!({"Filters": [{"Name": "instance-state-name", "Values": ["stopped"]}]});
-        }
-        fake_bedrock::tool_use(&[("t1", "aws_read", input)])
-    })
-}
-
 #[tokio::test]
 async fn teams_gets_the_same_answer_as_slack_in_its_thread_and_follow_ups_keep_context() {
     let mcp = FakeMcp::start();
     mcp.seed().await;
-    let b = both(&mcp, ec2_script(), "").await;
-    let q = "list all EC2 instances in the production account";
-    b.a.app
-        .event(&envelope(
-            &event_id(),
-            mention("U1", "C0OPS", "1700007000.000001", q),
-        ))
-        .await;
-    let slack = b.a.tap.answer(1).await;
-    let post = b.say(&Place::ChannelPost, q).await;
-    let teams = b.teams.answer(1).await;
-    assert_eq!(teams.blocks, slack.blocks, "same paragraphs and tables");
-    assert_eq!(teams.notes, slack.notes);
-    assert_eq!(teams.attachments, slack.attachments);
+    let b = both(&mcp, scripted(five_questions), "").await;
+    let questions = [
+        "list all EC2 instances in the production account",
+        "show me S3 buckets across all accounts",
+        "what Lambda functions exist in staging?",
+        "describe EKS clusters in account 222222222222",
+        "how many RDS instances are running in each account?",
+    ];
+    let mut posts = Vec::new();
+    for (i, q) in questions.iter().enumerate() {
+        let ts = format!("1700007000.{:06}", i + 1);
+        b.a.app
+            .event(&envelope(&event_id(), mention("U1", "C0OPS", &ts, q)))
+            .await;
+        let slack = b.a.tap.answer(i + 1).await;
+        posts.push(b.say(&Place::ChannelPost, q).await);
+        let teams = b.teams.answer(i + 1).await;
+        assert_eq!(
+            teams.blocks, slack.blocks,
+            "same paragraphs and tables: {q}"
+        );
+        assert_eq!(teams.notes, slack.notes, "{q}");
+        assert_eq!(teams.attachments, slack.attachments, "{q}");
+    }
 
     // In the thread of the post, as an Adaptive Card with a Table, after an "I'm on it"
     // message that was then deleted.
-    let root = post["id"].as_str().unwrap().to_string();
+    let root = posts[0]["id"].as_str().unwrap().to_string();
     let thread = format!("{CHANNEL_ID};messageid={root}");
-    let sent = b.fake.wait_for("send", 2).await;
-    assert!(
-        sent.iter()
-            .all(|c| c.conversation.as_deref() == Some(thread.as_str()))
-    );
-    let card = sent
+    let in_thread: Vec<_> = b
+        .fake
+        .ok_calls("send")
+        .into_iter()
+        .filter(|c| c.conversation.as_deref() == Some(thread.as_str()))
+        .collect();
+    let card = in_thread
         .iter()
         .find(|c| c.body.to_string().contains("\"Table\""))
         .expect("the answer card with a table");
@@ -156,27 +151,34 @@ async fn teams_gets_the_same_answer_as_slack_in_its_thread_and_follow_ups_keep_c
         card.body["attachments"][0]["contentType"],
         "application/vnd.microsoft.card.adaptive"
     );
-    let deleted = b.fake.wait_for("delete", 1).await;
-    assert_eq!(deleted[0].conversation.as_deref(), Some(thread.as_str()));
+    let deleted = b.fake.wait_for("delete", questions.len()).await;
+    assert!(
+        deleted
+            .iter()
+            .any(|c| c.conversation.as_deref() == Some(thread.as_str()))
+    );
 
-    // A follow-up in the thread: the model sees the earlier question.
+    // A follow-up in the thread: the model sees the earlier question; the answer stays there.
+    let before = b.fake.ok_calls("send").len();
     b.say(
         &Place::ChannelReply { root: root.clone() },
-        "only the stopped ones",
+        "and the EC2 ones that are stopped?",
     )
     .await;
-    b.teams.answer(2).await;
+    b.teams.answer(questions.len() + 1).await;
     let reqs = b.a.bedrock.requests();
     let first_turn = reqs
         .iter()
         .rfind(|r| fake_bedrock::tool_results(&r.body).is_none())
         .unwrap();
     let msgs = first_turn.body["messages"].as_array().unwrap();
-    assert_eq!(msgs[0]["content"][0]["text"], q);
+    assert_eq!(msgs[0]["content"][0]["text"], questions[0]);
     let sent = b.fake.ok_calls("send");
     assert!(
-        sent.iter()
-            .all(|c| c.conversation.as_deref() == Some(thread.as_str()))
+        sent[before..]
+            .iter()
+            .all(|c| c.conversation.as_deref() == Some(thread.as_str())),
+        "the follow-up's answer stays in the thread"
     );
 }
 
