@@ -3,7 +3,7 @@
 #   docker run --rm -p 3000:3000 -e SLACK_BOT_TOKEN -e SLACK_SIGNING_SECRET \
 #     -v "$PWD/opsbot.toml:/etc/opsbot/opsbot.toml:ro" opsbot:dev
 # There is no HEALTHCHECK (no shell or curl in the image): Kubernetes probes GET /healthz
-# (liveness) and GET /readyz (readiness) on port 3000, see manifests/k8s/deployment.yaml.
+# (liveness) and GET /readyz (readiness) on port 3000, see manifests/k8s/base/deployment.yaml.
 
 ARG RUST_VERSION=1.95
 

@@ -199,6 +199,18 @@ async fn check_aws(config: &Config) -> ExitCode {
             }
         }
     }
+    if let Some(d) = &config.store.dynamodb {
+        let db = opsbot::store::dynamo::Dynamo::connect(d, opsbot::metrics::Metrics::new()).await;
+        for (what, result) in db.check().await {
+            match result {
+                Ok(detail) => println!("Store {what:<14} ok  {detail}"),
+                Err(e) => {
+                    ok = false;
+                    println!("Store {what:<14} ERROR  {e}");
+                }
+            }
+        }
+    }
     if ok {
         ExitCode::SUCCESS
     } else {

@@ -57,6 +57,10 @@ pub struct Metrics {
     pub socket_connections: Gauge,
     /// Socket Mode reconnects, by reason (`disconnect`, `lost`, `connect_failed`).
     pub socket_reconnects: Family<KindLabel, Counter>,
+    /// Shared store (DynamoDB) requests, by operation (`claim_delivery`, `put_turn`, ...).
+    pub store_ops: Family<KindLabel, Counter>,
+    /// Times the shared store failed and this replica's local state answered instead.
+    pub store_fallbacks: Family<KindLabel, Counter>,
 }
 
 impl Metrics {
@@ -109,8 +113,22 @@ impl Metrics {
             "Socket Mode reconnects by reason",
             socket_reconnects.clone(),
         );
+        let store_ops = Family::<KindLabel, Counter>::default();
+        let store_fallbacks = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "store_ops",
+            "Shared store requests by operation",
+            store_ops.clone(),
+        );
+        registry.register(
+            "store_fallbacks",
+            "Shared store failures answered from this replica's local state, by operation",
+            store_fallbacks.clone(),
+        );
         Arc::new(Self {
             registry,
+            store_ops,
+            store_fallbacks,
             socket_connections,
             socket_reconnects,
             shed,
@@ -128,6 +146,18 @@ impl Metrics {
     pub fn request(&self, route: &'static str, outcome: &'static str) {
         self.requests
             .get_or_create(&RouteOutcome { route, outcome })
+            .inc();
+    }
+
+    /// Counts one shared-store request.
+    pub fn store_op(&self, kind: &'static str) {
+        self.store_ops.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    /// Counts one fallback to local state after a shared-store failure.
+    pub fn store_fallback(&self, kind: &'static str) {
+        self.store_fallbacks
+            .get_or_create(&KindLabel { kind })
             .inc();
     }
 

@@ -33,6 +33,7 @@ use crate::config::Config;
 
 pub mod config;
 mod ready;
+mod stores;
 use crate::core::dispatch::{Core, CoreParts, CoreSettings};
 use crate::core::inbound::Platform;
 use crate::core::respond::Responder;
@@ -42,9 +43,7 @@ use crate::inventory::schedule::Clock;
 use crate::inventory::{Inventory, Scheduler};
 use crate::metrics::Metrics;
 use crate::store::ConversationStore;
-use crate::store::memory::MemoryStore;
-use crate::store::runs::{MemoryRuns, RunStore};
-use crate::store::sqlite::SqliteRuns;
+use crate::store::runs::RunStore;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -107,6 +106,7 @@ pub struct AppBuilder {
     store: Option<Arc<dyn ConversationStore>>,
     runs: Option<Arc<dyn RunStore>>,
     wrap: Option<SinkWrapper>,
+    dynamodb: Option<aws_sdk_dynamodb::Client>,
 }
 
 /// Wraps a platform's sink (see [`AppBuilder::wrap_sinks`]).
@@ -173,7 +173,14 @@ impl AppBuilder {
         self
     }
 
-    /// Conversation state lives in `store` (default: [`MemoryStore`]).
+    /// With `[store] kind = "dynamodb"`, the table is reached through `client` (default: the
+    /// AWS SDK's configuration, `AWS_ENDPOINT_URL_DYNAMODB` honoured).
+    pub fn dynamodb(mut self, client: aws_sdk_dynamodb::Client) -> Self {
+        self.dynamodb = Some(client);
+        self
+    }
+
+    /// Conversation state lives in `store` (default: memory, or DynamoDB per `[store]`).
     pub fn store(mut self, store: Arc<dyn ConversationStore>) -> Self {
         self.store = Some(store);
         self
@@ -202,13 +209,9 @@ impl AppBuilder {
                     .await
             }
         };
-        let runs: Arc<dyn RunStore> = match (self.runs, &config.inventory.database) {
-            (Some(r), _) => r,
-            (None, Some(path)) if !config.inventory.schedules.is_empty() => {
-                Arc::new(SqliteRuns::open(path).map_err(AppError::Store)?)
-            }
-            _ => Arc::new(MemoryRuns::default()),
-        };
+        let metrics = Metrics::new();
+        let (runs, store) =
+            stores::build(&config, &metrics, self.runs, self.store, self.dynamodb).await?;
         let mut profiles: HashMap<Platform, Arc<dyn Profiles>> = HashMap::new();
         profiles.insert(Platform::Terminal, Arc::new(TrustedProfiles));
         if config.slack.has_token() {
@@ -236,7 +239,6 @@ impl AppBuilder {
             config.accounts.policy.clone(),
             &config.identity.help_contact,
         ));
-        let metrics = Metrics::new();
         let credentials = CredentialPool::new(
             self.sts.unwrap_or_else(|| Arc::new(LazySdkSts::default())),
             config.aws.clone(),
@@ -301,9 +303,7 @@ impl AppBuilder {
                 sinks,
                 access,
                 responder,
-                store: self
-                    .store
-                    .unwrap_or_else(|| Arc::new(MemoryStore::default())),
+                store,
                 credentials,
                 metrics,
             },
@@ -369,6 +369,7 @@ impl App {
             store: None,
             runs: None,
             wrap: None,
+            dynamodb: None,
         }
     }
 

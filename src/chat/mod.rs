@@ -90,6 +90,17 @@ pub trait ChatSink: Send + Sync + 'static {
     async fn send(&self, target: &Target, answer: &Answer) -> Result<Option<String>, ChatError>;
     /// Shows, updates or clears the "working on it" signal.
     async fn progress(&self, asked: &Asked, update: ProgressUpdate) -> Result<(), ChatError>;
+    /// The id of a post in `place`, made since `since` (Unix seconds), that carries `marker`
+    /// (see [`Answer::marker`]). `Ok(None)`: not found, or the platform cannot tell.
+    async fn find_post(
+        &self,
+        place: &Place,
+        marker: &str,
+        since: i64,
+    ) -> Result<Option<String>, ChatError> {
+        let _ = (place, marker, since);
+        Ok(None)
+    }
 }
 
 /// One sink per platform.

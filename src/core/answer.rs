@@ -20,6 +20,10 @@ pub struct Answer {
     /// Where the answer came from and how long it took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footer: Option<Footer>,
+    /// Identifies a scheduled post (`schedule/run`); platforms that can carry it invisibly
+    /// (Slack message metadata) attach it, so a replica taking over a run can find the post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
 }
 
 /// A piece of the body.

@@ -250,31 +250,65 @@ impl Scheduler {
         }
     }
 
-    /// Claims, runs, posts and records run `at` of `s`.
-    pub async fn fire(&self, s: &Schedule, at: DateTime<Utc>) -> Fired {
-        let run = at.timestamp();
+    /// Claims (or renews) run `run` of `s`; `Some(outcome)` when this replica must not post
+    /// it. After taking over another replica's expired claim, looks for that replica's post
+    /// first (by `marker`), so a crash between posting and recording never posts twice.
+    async fn claim(&self, s: &Schedule, run: i64, marker: &str) -> Option<Fired> {
         let store = self.inventory.store();
         match store
             .claim(&s.name, run, &self.owner, self.inventory.settings().lease)
             .await
         {
-            Ok(Claim::Won) => {}
-            Ok(Claim::Posted) => return Fired::AlreadyPosted,
-            Ok(Claim::Held) => return Fired::Held,
+            Ok(Claim::Won) => None,
+            Ok(Claim::Posted) => Some(Fired::AlreadyPosted),
+            Ok(Claim::Held) => Some(Fired::Held),
+            Ok(Claim::TakenOver) => {
+                // Not found (or the platform cannot tell): go on and post.
+                let found = self.core.find_post(&s.post_to, marker, run - 300).await?;
+                tracing::info!(
+                    schedule = s.name,
+                    post = found,
+                    "took over an expired claim and found the run already posted; recording it"
+                );
+                if let Err(e) = store
+                    .mark_posted(&s.name, run, &self.owner, Some(&found))
+                    .await
+                {
+                    tracing::error!(schedule = s.name, error = %e, "found the post, but could not record it");
+                }
+                Some(Fired::AlreadyPosted)
+            }
             Err(e) => {
                 tracing::error!(schedule = s.name, error = %e, "cannot claim the inventory run");
-                return Fired::Failed(e.to_string());
+                Some(Fired::Failed(e.to_string()))
             }
+        }
+    }
+
+    /// Claims, runs, posts and records run `at` of `s`.
+    pub async fn fire(&self, s: &Schedule, at: DateTime<Utc>) -> Fired {
+        let run = at.timestamp();
+        let store = self.inventory.store();
+        let marker = format!("{}/{run}", s.name);
+        if let Some(done) = self.claim(s, run, &marker).await {
+            return done;
         }
         let report = self.inventory.report(s, run).await;
         if let Err(e) = store.save(&s.name, &report.collected.snapshot).await {
             tracing::error!(schedule = s.name, error = %e, "inventory snapshot not stored; the next run compares with an older one");
         }
+        // Renew the claim before posting: collecting may have outlasted the lease, and
+        // another replica may have taken the run over meanwhile.
+        if let Some(done) = self.claim(s, run, &marker).await {
+            return done;
+        }
         let target = Target::Channel {
             place: s.post_to.clone(),
             handle: None,
         };
-        let Some(post) = self.core.deliver(&target, &report.answer).await else {
+        let mut answer = report.answer;
+        answer.marker = Some(marker);
+        let Some(post) = self.core.deliver(&target, &answer).await else {
             return Fired::Failed("the post was not delivered (see the log)".into());
         };
         if let Err(e) = store

@@ -6,8 +6,10 @@
 //! the store on the work pool. [`memory::MemoryStore`] is the default (one replica); a shared
 //! implementation (DynamoDB) only needs a new impl of [`ConversationStore`].
 
+pub mod dynamo;
 pub mod memory;
 pub mod runs;
+pub mod settings;
 pub mod sqlite;
 
 use crate::core::inbound::{ChatUser, ThreadKey};

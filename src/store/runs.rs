@@ -69,6 +69,9 @@ pub enum Claim {
     Posted,
     /// Someone else holds an unexpired claim on it.
     Held,
+    /// This owner may run and post it, but took it over from another owner whose lease
+    /// expired: that owner may have posted before it stopped, so check before posting.
+    TakenOver,
 }
 
 /// Scheduled runs and snapshots.
@@ -149,9 +152,10 @@ impl RunStore for MemoryRuns {
         if !r.owner.is_empty() && r.owner != owner && r.lease_until > now {
             return Ok(Claim::Held);
         }
+        let taken = !r.owner.is_empty() && r.owner != owner;
         r.owner = owner.to_string();
         r.lease_until = now + lease.as_secs() as i64;
-        Ok(Claim::Won)
+        Ok(if taken { Claim::TakenOver } else { Claim::Won })
     }
 
     async fn mark_posted(
@@ -281,7 +285,8 @@ pub(crate) mod contract {
         );
         assert_eq!(
             store.claim("weekly", 200, "b", lease).await.unwrap(),
-            Claim::Won
+            Claim::TakenOver,
+            "b must check whether a posted before it stopped"
         );
 
         for run in [100, 200, 300] {

@@ -95,13 +95,17 @@ impl RunStore for SqliteRuns {
             let claim = match existing {
                 Some((_, true, _)) => Claim::Posted,
                 Some((o, false, lease_until)) if o != owner && lease_until > now => Claim::Held,
-                Some(_) => {
+                Some((previous, _, _)) => {
                     tx.execute(
                         "UPDATE runs SET owner = ?3, lease_until = ?4 WHERE schedule = ?1 AND run = ?2",
                         params![schedule, run, owner, until],
                     )
                     .map_err(err)?;
-                    Claim::Won
+                    if previous == owner {
+                        Claim::Won
+                    } else {
+                        Claim::TakenOver
+                    }
                 }
                 None => {
                     tx.execute(

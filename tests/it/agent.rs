@@ -47,6 +47,17 @@ pub async fn agent_app_with(
     extra: &str,
     more: impl FnOnce(opsbot::app::AppBuilder) -> opsbot::app::AppBuilder,
 ) -> AgentApp {
+    agent_app_on(None, mcp, script, extra, more).await
+}
+
+/// [`agent_app_with`] on an existing fake Slack (`Some`: another replica of the same bot).
+pub async fn agent_app_on(
+    slack: Option<crate::fake_slack::FakeSlack>,
+    mcp: &FakeMcp,
+    script: fake_bedrock::Script,
+    extra: &str,
+    more: impl FnOnce(opsbot::app::AppBuilder) -> opsbot::app::AppBuilder,
+) -> AgentApp {
     let bedrock = FakeBedrock::start(script).await;
     let tap_slot: Arc<Mutex<Option<Arc<Tap>>>> = Arc::default();
     let slot = tap_slot.clone();
@@ -57,7 +68,7 @@ pub async fn agent_app_with(
         mcp.mcp_url()
     );
     // The agent's sections go after [slack] (which TestApp writes), so they are appended.
-    let app = TestApp::start_custom(&sections(), &toml_extra, move |b| {
+    let wire = move |b: opsbot::app::AppBuilder| {
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::Config::builder()
                 .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
@@ -77,8 +88,11 @@ pub async fn agent_app_with(
                 &bedrock_url,
                 creds(),
             )))
-    })
-    .await;
+    };
+    let app = match slack {
+        Some(s) => TestApp::start_on(s, &sections(), &toml_extra, wire).await,
+        None => TestApp::start_custom(&sections(), &toml_extra, wire).await,
+    };
     let tap = tap_slot.lock().unwrap().clone().unwrap();
     AgentApp { app, tap, bedrock }
 }

@@ -12,7 +12,6 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +21,11 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
+
+#[path = "fake_slack_socket.rs"]
+mod socket;
+use socket::{SocketCmd, Sockets, socket};
 
 /// The token the fake accepts.
 pub const BOT_TOKEN: &str = "xoxb-test-token";
@@ -51,25 +54,13 @@ struct Inner {
     failures: HashMap<String, VecDeque<(u16, u64, &'static str)>>,
     delays: HashMap<String, Duration>,
     ts: u64,
+    /// Seconds part of the ts of posted messages (default 1700000000).
+    ts_base: u64,
+    /// Posted messages with their channel, for `conversations.history`.
+    posted: Vec<Value>,
     envelopes: VecDeque<Value>,
     /// Slack user groups: (handle, members).
     usergroups: Vec<(String, Vec<String>)>,
-}
-
-/// What the fake tells one Socket Mode connection to do.
-enum SocketCmd {
-    /// Send this frame.
-    Send(Value),
-    /// Close the connection.
-    Close,
-}
-
-/// Open Socket Mode connections and whether new ones are held back.
-#[derive(Default)]
-struct Sockets {
-    next_id: u64,
-    open: Vec<(u64, mpsc::UnboundedSender<SocketCmd>)>,
-    held: bool,
 }
 
 /// Handle to a running fake.
@@ -131,6 +122,11 @@ impl FakeSlack {
         for _ in 0..n {
             q.push_back((200, 0, code));
         }
+    }
+
+    /// Posts from now on get ts `<secs>.<counter>` (Slack's ts is the post's time).
+    pub fn set_ts_base(&self, secs: u64) {
+        self.inner.lock().unwrap().ts_base = secs;
     }
 
     /// Delays every answer to `method` by `d`.
@@ -351,20 +347,60 @@ async fn api(
             "user": "opsbot", "team_id": TEAM, "user_id": BOT_USER, "bot_id": "B0BOT", "is_enterprise_install": false})
         }
         "chat.postMessage" => {
-            let ts = {
-                let mut i = fake.inner.lock().unwrap();
-                i.ts += 1;
-                format!("1700000000.{:06}", i.ts)
-            };
+            let mut i = fake.inner.lock().unwrap();
+            i.ts += 1;
+            let ts = format!(
+                "{}.{:06}",
+                [i.ts_base, 1_700_000_000][(i.ts_base == 0) as usize],
+                i.ts
+            );
             let mut message = json!({"type": "message", "user": BOT_USER, "bot_id": "B0BOT", "ts": ts,
                 "text": body.get("text").cloned().unwrap_or(Value::Null), "team": TEAM});
             if let Some(t) = body.get("thread_ts") {
                 message["thread_ts"] = t.clone();
             }
-            if let Some(b) = body.get("blocks") {
-                message["blocks"] = b.clone();
+            for k in ["blocks", "metadata"]
+                .into_iter()
+                .filter(|k| body.get(k).is_some())
+            {
+                message[k] = body[k].clone();
             }
+            i.posted
+                .push(json!({"channel": body["channel"], "message": message}));
             json!({"ok": true, "channel": body.get("channel").cloned().unwrap_or(Value::Null), "ts": ts, "message": message})
+        }
+        "conversations.history" => {
+            // Newest first; top-level messages since `oldest`; metadata only when asked for.
+            let oldest: f64 = body["oldest"]
+                .as_str()
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(0.0);
+            let meta = body["include_all_metadata"] == "true";
+            let i = fake.inner.lock().unwrap();
+            let messages: Vec<Value> = i
+                .posted
+                .iter()
+                .rev()
+                .filter(|p| {
+                    p["channel"] == body["channel"] && p["message"].get("thread_ts").is_none()
+                })
+                .map(|p| p["message"].clone())
+                .filter(|m| {
+                    m["ts"]
+                        .as_str()
+                        .and_then(|t| t.parse::<f64>().ok())
+                        .unwrap_or(0.0)
+                        >= oldest
+                })
+                .map(|mut m| {
+                    if !meta {
+                        m.as_object_mut().unwrap().remove("metadata");
+                    }
+                    m
+                })
+                .collect();
+            json!({"ok": true, "messages": messages, "has_more": false, "pin_count": 0,
+                "response_metadata": {"next_cursor": ""}})
         }
         "reactions.add" | "reactions.remove" | "assistant.threads.setStatus" => json!({"ok": true}),
         "chat.postEphemeral" => json!({"ok": true, "message_ts": "1700000000.999999"}),
@@ -450,59 +486,4 @@ async fn response_url(
     body["_id"] = json!(id);
     fake.record("response_url", body, &raw, 200);
     json_response(StatusCode::OK, json!({"ok": true}))
-}
-
-async fn socket(State(fake): State<FakeSlack>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |s| run_socket(fake, s))
-}
-
-async fn run_socket(fake: FakeSlack, mut ws: WebSocket) {
-    let hello = json!({"type": "hello", "num_connections": 1,
-        "debug_info": {"host": "applink-fake", "build_number": 1, "approximate_connection_time": 18060},
-        "connection_info": {"app_id": "A0TEST"}});
-    if ws
-        .send(Message::Text(hello.to_string().into()))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let queued: Vec<Value> = fake.inner.lock().unwrap().envelopes.drain(..).collect();
-    for e in queued {
-        let _ = tx.send(SocketCmd::Send(e));
-    }
-    let id = {
-        let mut s = fake.sockets.lock().unwrap();
-        s.next_id += 1;
-        let id = s.next_id;
-        s.open.push((id, tx));
-        id
-    };
-    fake.record("socket_open", json!({"_conn": id}), b"", 200);
-    loop {
-        tokio::select! {
-            Some(cmd) = rx.recv() => match cmd {
-                SocketCmd::Send(frame) => {
-                    if ws.send(Message::Text(frame.to_string().into())).await.is_err() { break; }
-                }
-                SocketCmd::Close => {
-                    let _ = ws.send(Message::Close(None)).await;
-                    break;
-                }
-            },
-            msg = ws.recv() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    let mut v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
-                    v["_conn"] = json!(id);
-                    fake.record("socket_ack", v, t.as_bytes(), 200);
-                }
-                Some(Ok(Message::Ping(p))) => { let _ = ws.send(Message::Pong(p)).await; }
-                Some(Ok(_)) => {}
-                _ => break,
-            }
-        }
-    }
-    fake.sockets.lock().unwrap().open.retain(|(c, _)| *c != id);
-    fake.record("socket_close", json!({"_conn": id}), b"", 200);
 }

@@ -87,6 +87,17 @@ impl TestApp {
         Self::boot(sections, extra_toml, wire).await
     }
 
+    /// Starts on an existing fake Slack (a second replica of the same app), with `sections`
+    /// and `extra_toml`, letting `wire` replace services.
+    pub async fn start_on(
+        slack: FakeSlack,
+        sections: &str,
+        extra_toml: &str,
+        wire: impl FnOnce(AppBuilder) -> AppBuilder,
+    ) -> Self {
+        Self::boot_on(slack, sections, extra_toml, wire, true).await
+    }
+
     /// Starts with the fixtures after `prepare` set up the fake Slack, without waiting for
     /// readiness.
     pub async fn start_unready(extra_toml: &str, prepare: impl FnOnce(&FakeSlack)) -> Self {
@@ -339,6 +350,14 @@ impl ChatSink for Tap {
     }
     async fn progress(&self, asked: &Asked, update: ProgressUpdate) -> Result<(), ChatError> {
         self.real.progress(asked, update).await
+    }
+    async fn find_post(
+        &self,
+        place: &opsbot::core::inbound::Place,
+        marker: &str,
+        since: i64,
+    ) -> Result<Option<String>, ChatError> {
+        self.real.find_post(place, marker, since).await
     }
 }
 

@@ -36,6 +36,14 @@ impl ChatSink for Recorder {
     async fn progress(&self, asked: &Asked, update: ProgressUpdate) -> Result<(), ChatError> {
         self.inner.progress(asked, update).await
     }
+    async fn find_post(
+        &self,
+        place: &opsbot::core::inbound::Place,
+        marker: &str,
+        since: i64,
+    ) -> Result<Option<String>, ChatError> {
+        self.inner.find_post(place, marker, since).await
+    }
 }
 
 impl Recorder {

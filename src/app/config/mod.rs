@@ -18,6 +18,7 @@ use crate::identity::settings::{IdentityConfig, RawSettings as RawIdentity};
 use crate::inventory::schedule::{InventorySettings, RawInventory, RawSchedule};
 use crate::policy::Policy;
 use crate::problem::{self, Problem};
+use crate::store::settings::{RawStore, StoreSettings};
 use crate::work::{RawWork, WorkSettings};
 use serde::Deserialize;
 
@@ -53,6 +54,8 @@ pub struct Config {
     pub agent: Option<AgentSettings>,
     /// Inventory kinds, schedules and the run database (`[inventory]`, `[[schedule]]`).
     pub inventory: InventorySettings,
+    /// Where shared state lives (`[store]`).
+    pub store: StoreSettings,
 }
 
 /// `[accounts]`: the registry and the access policy, loaded and validated.
@@ -75,6 +78,9 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// How long shutdown waits for in-flight answers (`server.drain_seconds`, default 25).
     pub drain: Duration,
+    /// How many replicas run (`server.replicas`, default 1): checked against the store and
+    /// Slack's Socket Mode connection limit.
+    pub replicas: u32,
 }
 
 /// Why the configuration could not be loaded.
@@ -106,6 +112,7 @@ struct RawServer {
     listen: Option<String>,
     body_limit_bytes: Option<usize>,
     drain_seconds: Option<u64>,
+    replicas: Option<u32>,
 }
 
 /// The top-level sections, each read on its own.
@@ -121,6 +128,7 @@ const SECTIONS: &[&str] = &[
     "agent",
     "inventory",
     "schedule",
+    "store",
 ];
 
 /// Deserializes `table[name]` (or its default), recording unknown keys and a type error as
@@ -228,6 +236,7 @@ impl Config {
         let raw_mcp: RawMcp = section(&table, "mcp", &mut problems);
         let raw_inventory: RawInventory = section(&table, "inventory", &mut problems);
         let raw_schedules: Vec<RawSchedule> = section(&table, "schedule", &mut problems);
+        let raw_store: RawStore = section(&table, "store", &mut problems);
         let raw_teams: Option<RawTeams> = table
             .contains_key("teams")
             .then(|| section(&table, "teams", &mut problems));
@@ -261,6 +270,32 @@ impl Config {
             &mut problems,
         );
 
+        let store = raw_store.validate(&mut problems);
+        let replicas = raw_server.replicas.unwrap_or(1);
+        if replicas == 0 {
+            problems.push(Problem::new("server.replicas", "must be at least 1"));
+        }
+        if replicas > 1 && !store.shared() {
+            problems.push(Problem::new(
+                "server.replicas",
+                format!(
+                    "{replicas} replicas need shared state: set [store] kind = \"dynamodb\" (otherwise retries reaching another replica are answered twice and schedules post once per replica)"
+                ),
+            ));
+        }
+        if slack_enabled && slack.mode == SlackMode::Socket {
+            // A rolling update runs one extra pod while the old ones still hold connections.
+            let needed = (replicas + 1) * slack.socket_connections;
+            if needed > 10 {
+                problems.push(Problem::new(
+                    "slack.socket_connections",
+                    format!(
+                        "{} replicas + 1 during a rolling update × {} connections = {needed}; Slack allows 10 per app: lower slack.socket_connections",
+                        replicas, slack.socket_connections
+                    ),
+                ));
+            }
+        }
         for (i, s) in inventory.schedules.iter().enumerate() {
             let platform = s.post_to.platform;
             let served = match platform {
@@ -302,6 +337,7 @@ impl Config {
                 listen,
                 body_limit_bytes,
                 drain: Duration::from_secs(raw_server.drain_seconds.unwrap_or(25)),
+                replicas,
             },
             slack,
             slack_enabled,
@@ -313,6 +349,7 @@ impl Config {
             mcp,
             agent,
             inventory,
+            store,
         })
     }
 
@@ -382,6 +419,11 @@ impl Config {
         if self.slack.app_token.is_some() {
             secrets.push("app token");
         }
+        let store = format!(
+            "{}; {} replica(s)",
+            self.store.describe(),
+            self.server.replicas
+        );
         let teams = match &self.teams {
             None => "off (no [teams] section)".to_string(),
             Some(t) => {
@@ -398,7 +440,7 @@ impl Config {
             }
         };
         format!(
-            "configuration {} is valid\n  slack mode:     {mode}\n  teams:          {teams}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person, {} waiting, answers time out after {} s\n  conversation:   in memory (one replica)\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  aws sessions:   {} s, refreshed {} s before expiry, session tags {}\n  mcp server:     {} (signing region {}, {} req/s per account and region)\n  agent:          {}\n  schedules:      {}\n  secrets:        {} set",
+            "configuration {} is valid\n  slack mode:     {mode}\n  teams:          {teams}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person, {} waiting, answers time out after {} s\n  store:          {}\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  aws sessions:   {} s, refreshed {} s before expiry, session tags {}\n  mcp server:     {} (signing region {}, {} req/s per account and region)\n  agent:          {}\n  schedules:      {}\n  secrets:        {} set",
             self.source.display(),
             self.slack.api_url,
             self.slack.command,
@@ -406,6 +448,7 @@ impl Config {
             self.work.max_per_user,
             self.work.max_queued,
             self.work.answer_timeout.as_secs(),
+            store,
             if self.accounts.settings.discover {
                 "AWS Organizations (merged with the file)"
             } else {

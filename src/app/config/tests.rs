@@ -228,3 +228,43 @@ fn teams_settings_and_schedules_are_checked_together() {
         .is_ok()
     );
 }
+
+#[test]
+fn several_replicas_need_the_shared_store_and_fit_slacks_socket_limit() {
+    let e = parse("[server]\nreplicas = 3\n", SECRETS).unwrap_err();
+    assert_eq!(e[0].key, "server.replicas");
+    assert!(e[0].message.contains("dynamodb"), "{}", e[0].message);
+    let shared = "[server]\nreplicas = 3\n[store]\nkind = \"dynamodb\"\n[store.dynamodb]\ntable = \"opsbot\"\n";
+    let c = parse(shared, SECRETS).unwrap();
+    assert!(c.store.shared());
+    assert!(
+        c.summary().contains("DynamoDB table opsbot"),
+        "{}",
+        c.summary()
+    );
+    let mut socket = SECRETS.to_vec();
+    socket.push((ENV_APP_TOKEN, "xapp-1"));
+    let e = parse(
+        &format!("{shared}[slack]\nmode = \"socket\"\nsocket_connections = 3\n"),
+        &socket,
+    )
+    .unwrap_err();
+    assert_eq!(e[0].key, "slack.socket_connections");
+    assert!(e[0].message.contains("= 12"), "{}", e[0].message);
+    assert!(
+        parse(
+            &format!("{shared}[slack]\nmode = \"socket\"\nsocket_connections = 2\n"),
+            &socket
+        )
+        .is_ok()
+    );
+    let e = parse(
+        "[store]\nkind = \"dynamo\"\n[store.dynamodb]\ntable = \"x\"\n",
+        SECRETS,
+    )
+    .unwrap_err();
+    let keys: Vec<_> = e.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["store.kind", "store.dynamodb"]);
+    let e = parse("[store]\nkind = \"dynamodb\"\n", SECRETS).unwrap_err();
+    assert_eq!(e[0].key, "store.dynamodb.table");
+}

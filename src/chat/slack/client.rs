@@ -11,6 +11,7 @@ use super::render::{self, OutFile, OutMessage};
 use super::settings::{ProgressStyle, SlackSettings};
 use crate::chat::{Asked, ChatError, ChatSink, ProgressUpdate};
 use crate::core::answer::{Answer, Target};
+use crate::core::inbound::Place;
 use crate::retry::{Attempt, RetryPolicy};
 use async_trait::async_trait;
 use hyper_rustls::HttpsConnector;
@@ -187,9 +188,13 @@ impl SlackSink {
         channel: &str,
         thread_ts: Option<&str>,
         message: &OutMessage,
+        marker: Option<&str>,
     ) -> Result<String, ChatError> {
-        let mut req =
-            SlackApiChatPostMessageRequest::new(channel.to_string().into(), content(message));
+        let mut content = content(message);
+        if let Some(m) = marker {
+            content = content.with_metadata(super::history::metadata(m));
+        }
+        let mut req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content);
         if let Some(ts) = thread_ts {
             req = req.with_thread_ts(ts.to_string().into());
         }
@@ -347,7 +352,7 @@ impl ChatSink for SlackSink {
                 let channel = &t.place.conversation;
                 let mut first = None;
                 for m in &plan.messages {
-                    let ts = self.post(channel, Some(&t.root), m).await?;
+                    let ts = self.post(channel, Some(&t.root), m, None).await?;
                     first.get_or_insert(ts);
                 }
                 for f in &plan.files {
@@ -362,7 +367,9 @@ impl ChatSink for SlackSink {
                 let channel = &place.conversation;
                 let mut first: Option<String> = None;
                 for m in &plan.messages {
-                    let ts = self.post(channel, first.as_deref(), m).await?;
+                    // The marker goes on the post itself (not its thread replies).
+                    let marker = answer.marker.as_deref().filter(|_| first.is_none());
+                    let ts = self.post(channel, first.as_deref(), m, marker).await?;
                     first.get_or_insert(ts);
                 }
                 for f in &plan.files {
@@ -407,6 +414,15 @@ impl ChatSink for SlackSink {
                 Ok(None)
             }
         }
+    }
+
+    async fn find_post(
+        &self,
+        place: &Place,
+        marker: &str,
+        since: i64,
+    ) -> Result<Option<String>, ChatError> {
+        self.find_marked(&place.conversation, marker, since).await
     }
 
     async fn progress(&self, asked: &Asked, update: ProgressUpdate) -> Result<(), ChatError> {

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod commands;
 pub mod events;
+pub mod history;
 pub mod http;
 pub mod render;
 pub mod settings;

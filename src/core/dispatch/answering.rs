@@ -7,7 +7,7 @@ use crate::aws::scoped::ScopedAws;
 use crate::chat::{Asked, ProgressUpdate};
 use crate::core::answer::{Answer, Target};
 use crate::core::command::Command;
-use crate::core::inbound::{Inbound, ThreadKey};
+use crate::core::inbound::{Inbound, Place, ThreadKey};
 use crate::core::respond::{AnswerError, AnswerRequest, Job, Progress};
 use crate::store::Turn;
 use std::sync::Arc;
@@ -173,6 +173,20 @@ impl Core {
             && let Err(e) = sink.progress(asked, update).await
         {
             tracing::debug!(error = %e, "progress not shown");
+        }
+    }
+
+    /// The post in `place` carrying `marker` since `since`, if the platform can find it
+    /// (errors are logged and count as not found).
+    pub async fn find_post(&self, place: &Place, marker: &str, since: i64) -> Option<String> {
+        let sink = self.sinks.get(place.platform)?;
+        match sink.find_post(place, marker, since).await {
+            Ok(found) => found,
+            Err(e) => {
+                self.metrics.error(e.kind());
+                tracing::warn!(error = %e, marker, "cannot look for an earlier post");
+                None
+            }
         }
     }
 
