@@ -3,6 +3,7 @@
 
 mod access;
 mod agent;
+mod agent_guard;
 mod aws;
 mod binary;
 mod commands;
