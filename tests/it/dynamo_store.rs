@@ -2,7 +2,7 @@
 //! pruning, references, and expired items that TTL has not deleted yet.
 
 use crate::peers;
-use crate::replicas::{client, table};
+use crate::dynamo_table::{client, table};
 use opsbot::core::inbound::{ChatUser, Place, PlaceKind, Platform, ThreadKey};
 use opsbot::metrics::Metrics;
 use opsbot::store::dynamo::conversations::DynamoConversations;

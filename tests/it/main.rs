@@ -10,6 +10,7 @@ mod commands;
 mod core;
 mod credentials;
 mod dynamo_store;
+mod dynamo_table;
 mod events;
 mod fake_bedrock;
 mod fake_idp;
