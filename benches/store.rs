@@ -8,12 +8,12 @@
 //! `.venv/bin/moto_server -p 5000` and set it to `http://127.0.0.1:5000`).
 //! Run: `cargo bench --bench store` (env `BENCH_RATE=100 BENCH_SECS=10`).
 
+#[path = "common/bot.rs"]
+mod bot;
 #[path = "../tests/it/dynamo_table.rs"]
 mod dynamo_table;
 #[path = "../tests/it/fake_slack.rs"]
 mod fake_slack;
-#[path = "common/bot.rs"]
-mod bot;
 
 use bot::{Bot, SECRET, env_num, mention, ms, pct};
 use fake_slack::{BOT_TOKEN, FakeSlack};
@@ -80,8 +80,7 @@ async fn phase(http: &reqwest::Client, store: &str, moto: Option<&str>) {
     }
     lat.sort();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while (slack.ok_calls("chat.postMessage").len() as u64) < total && Instant::now() < deadline
-    {
+    while (slack.ok_calls("chat.postMessage").len() as u64) < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let answered = slack.ok_calls("chat.postMessage").len();

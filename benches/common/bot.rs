@@ -148,4 +148,3 @@ pub fn mention(
         .header("x-slack-signature", sig)
         .body(body)
 }
-

@@ -1,8 +1,8 @@
 //! The DynamoDB stores against moto's DynamoDB: claims and leases, snapshots in chunks,
 //! pruning, references, and expired items that TTL has not deleted yet.
 
-use crate::peers;
 use crate::dynamo_table::{client, table};
+use crate::peers;
 use opsbot::core::inbound::{ChatUser, Place, PlaceKind, Platform, ThreadKey};
 use opsbot::metrics::Metrics;
 use opsbot::store::dynamo::conversations::DynamoConversations;
@@ -155,4 +155,19 @@ async fn conversations_ignore_expired_items_that_ttl_has_not_removed() {
     let turns = store.turns(&thread, 3).await.unwrap();
     let qs: Vec<&str> = turns.iter().map(|t| t.question.as_str()).collect();
     assert_eq!(qs, ["q1", "q2", "q3"], "the newest three, oldest first");
+}
+
+#[tokio::test]
+async fn check_aws_reports_the_tables_keys_ttl_and_access() {
+    let (c, db) = db().await;
+    let lines = db.check().await;
+    let what: Vec<&str> = lines.iter().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(what.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|(_, r)| r.is_ok()), "{lines:?}");
+    let missing = Dynamo::new(c, "opsbot-no-such-table", Metrics::new());
+    let lines = missing.check().await;
+    let (_, table) = &lines[0];
+    let e = table.as_ref().unwrap_err();
+    assert!(e.contains("iam/store-table.yaml"), "{e}");
+    assert!(lines.iter().all(|(_, r)| r.is_err()), "{lines:?}");
 }
