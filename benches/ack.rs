@@ -28,7 +28,7 @@ mod teams_wire;
 #[path = "common/bot.rs"]
 mod bot;
 
-use bot::{Bot, SECRET, env_num, mention, ms, pct, status_kb};
+use bot::{Bot, SECRET, at_rate, env_num, mention, ms, pct, status_kb};
 use fake_slack::FakeSlack;
 use opsbot::chat::slack::verify::Verifier;
 use std::sync::Arc;
@@ -48,31 +48,8 @@ async fn rate_phase(http: &reqwest::Client) {
     let verifier = Verifier::new(SECRET);
     let url = format!("http://127.0.0.1:{}/slack/events", bot.port);
     let total = rate * secs;
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut tasks = Vec::with_capacity(total as usize);
-    let load_start = Instant::now();
-    for i in 0..total {
-        tick.tick().await;
-        let req = mention(http, &url, &verifier, i);
-        tasks.push(tokio::spawn(async move {
-            let t = Instant::now();
-            let ok = matches!(req.send().await, Ok(r) if r.status() == 200);
-            (t.elapsed(), ok)
-        }));
-    }
-    let mut lat = Vec::with_capacity(tasks.len());
-    let mut failed = 0;
-    for t in tasks {
-        let (d, ok) = t.await.unwrap();
-        if ok {
-            lat.push(d);
-        } else {
-            failed += 1;
-        }
-    }
-    let load_secs = load_start.elapsed().as_secs_f64();
-    lat.sort();
+    let (lat, failed, load_secs) =
+        at_rate(total, rate, |i| mention(http, &url, &verifier, i)).await;
     // Let the replies finish before reading peak memory.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let peak = bot.peak_rss_mib();
@@ -207,12 +184,7 @@ async fn teams_phase(http: &reqwest::Client) {
         teams_wire::sign(&teams_wire::claims(APP_ID, &fake.service_url()), "key1")
     );
     let total = rate * secs;
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut tasks = Vec::with_capacity(total as usize);
-    let load_start = Instant::now();
-    for i in 0..total {
-        tick.tick().await;
+    let (lat, failed, load_secs) = at_rate(total, rate, |i| {
         let mut a = teams_wire::message(
             &teams_wire::Place::Personal,
             &teams_wire::ALICE,
@@ -222,25 +194,9 @@ async fn teams_phase(http: &reqwest::Client) {
         // 200 people, each in their own personal chat.
         a["from"]["aadObjectId"] = format!("a11ce000-0000-4000-8000-{:012}", i % 200).into();
         a["conversation"]["id"] = format!("a:bench{}", i % 200).into();
-        let req = http.post(&url).header("authorization", &token).json(&a);
-        tasks.push(tokio::spawn(async move {
-            let t = Instant::now();
-            let ok = matches!(req.send().await, Ok(r) if r.status() == 200);
-            (t.elapsed(), ok)
-        }));
-    }
-    let mut lat = Vec::with_capacity(tasks.len());
-    let mut failed = 0;
-    for t in tasks {
-        let (d, ok) = t.await.unwrap();
-        if ok {
-            lat.push(d);
-        } else {
-            failed += 1;
-        }
-    }
-    let load_secs = load_start.elapsed().as_secs_f64();
-    lat.sort();
+        http.post(&url).header("authorization", &token).json(&a)
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     println!(
         "teams phase ({rate}/s for {secs} s, {total} JWT-signed message activities, 200 people)"

@@ -15,7 +15,7 @@ mod dynamo_table;
 #[path = "../tests/it/fake_slack.rs"]
 mod fake_slack;
 
-use bot::{Bot, SECRET, env_num, mention, ms, pct};
+use bot::{Bot, SECRET, at_rate, env_num, mention, ms, pct};
 use fake_slack::{BOT_TOKEN, FakeSlack};
 use opsbot::chat::slack::verify::Verifier;
 use std::time::{Duration, Instant};
@@ -58,27 +58,8 @@ async fn phase(http: &reqwest::Client, store: &str, moto: Option<&str>) {
     let verifier = Verifier::new(SECRET);
     let url = format!("http://127.0.0.1:{}/slack/events", bot.port);
     let total = rate * secs;
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        tick.tick().await;
-        let req = mention(http, &url, &verifier, i);
-        tasks.push(tokio::spawn(async move {
-            let t = Instant::now();
-            let ok = matches!(req.send().await, Ok(r) if r.status() == 200);
-            (t.elapsed(), ok)
-        }));
-    }
-    let mut lat = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        let (d, ok) = t.await.unwrap();
-        if ok {
-            lat.push(d);
-        }
-    }
-    lat.sort();
+    let (lat, failed, _) = at_rate(total, rate, |i| mention(http, &url, &verifier, i)).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     while (slack.ok_calls("chat.postMessage").len() as u64) < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -103,7 +84,7 @@ async fn phase(http: &reqwest::Client, store: &str, moto: Option<&str>) {
         ms(lat.last().copied().unwrap_or_default())
     );
     println!(
-        "  answered:         {answered} of {total}, all within {:.1} s of the first event",
+        "  answered:         {answered} of {total} ({failed} acks not 200), all within {:.1} s of the first event",
         all_answered.as_secs_f64()
     );
     if moto.is_some() {

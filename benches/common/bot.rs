@@ -148,3 +148,37 @@ pub fn mention(
         .header("x-slack-signature", sig)
         .body(body)
 }
+
+/// Sends `total` requests made by `request(i)` at `rate` per second (open loop: a slow answer
+/// never delays the next request). Returns the latencies of the 200s, sorted, how many got
+/// something else, and how long sending took in seconds.
+pub async fn at_rate(
+    total: u64,
+    rate: u64,
+    mut request: impl FnMut(u64) -> reqwest::RequestBuilder,
+) -> (Vec<Duration>, u64, f64) {
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(total as usize);
+    let load_start = Instant::now();
+    for i in 0..total {
+        tick.tick().await;
+        let req = request(i);
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let ok = matches!(req.send().await, Ok(r) if r.status() == 200);
+            (t.elapsed(), ok)
+        }));
+    }
+    let mut lat = Vec::with_capacity(tasks.len());
+    let mut failed = 0;
+    for t in tasks {
+        match t.await {
+            Ok((d, true)) => lat.push(d),
+            _ => failed += 1,
+        }
+    }
+    let secs = load_start.elapsed().as_secs_f64();
+    lat.sort();
+    (lat, failed, secs)
+}

@@ -333,9 +333,9 @@ pub fn mention(user: &str, channel: &str, ts: &str, text: &str) -> Value {
 
 pub use crate::peers::python;
 
-/// The real Slack sink, recording every answer the core hands it.
+/// A real sink (Slack's, or any platform's), recording every answer the core hands it.
 pub struct Tap {
-    real: opsbot::chat::slack::client::SlackSink,
+    real: Arc<dyn ChatSink>,
     seen: std::sync::Mutex<Vec<(Target, Answer)>>,
 }
 
@@ -365,8 +365,15 @@ impl Tap {
     /// Wraps the real sink the builder's configuration describes; returns the tap to install
     /// with `builder.sink(Platform::Slack, tap)`.
     pub fn for_builder(b: &AppBuilder) -> Arc<Tap> {
+        Self::wrapping(Arc::new(
+            opsbot::chat::slack::client::SlackSink::new(&b.config().slack).unwrap(),
+        ))
+    }
+
+    /// Records what goes through `real` (for `AppBuilder::wrap_sinks`).
+    pub fn wrapping(real: Arc<dyn ChatSink>) -> Arc<Tap> {
         Arc::new(Tap {
-            real: opsbot::chat::slack::client::SlackSink::new(&b.config().slack).unwrap(),
+            real,
             seen: std::sync::Mutex::default(),
         })
     }

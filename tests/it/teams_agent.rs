@@ -5,69 +5,27 @@
 use crate::agent::{AgentApp, agent_app_with, five_questions, scripted};
 use crate::fake_bedrock;
 use crate::fake_teams::FakeTeams;
-use crate::helpers::{envelope, event_id, mention};
+use crate::helpers::{Tap, envelope, event_id, mention};
 use crate::peers::FakeMcp;
 use crate::teams::teams_toml;
 use crate::teams_wire::{self as wire, ALICE, APP_ID, CHANNEL_ID, Place};
 use chrono::{TimeZone, Utc};
-use opsbot::chat::{Asked, ChatError, ChatSink, ProgressUpdate};
-use opsbot::core::answer::{Answer, Target};
 use opsbot::core::inbound::Platform;
 use opsbot::inventory::schedule::Clock;
 use opsbot::inventory::{Fired, Scheduler};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
-/// Records what the core hands the real Teams sink.
-struct Recorder {
-    inner: Arc<dyn ChatSink>,
-    seen: Mutex<Vec<(Target, Answer)>>,
-}
-
-#[async_trait::async_trait]
-impl ChatSink for Recorder {
-    async fn send(&self, target: &Target, answer: &Answer) -> Result<Option<String>, ChatError> {
-        self.seen
-            .lock()
-            .unwrap()
-            .push((target.clone(), answer.clone()));
-        self.inner.send(target, answer).await
-    }
-    async fn progress(&self, asked: &Asked, update: ProgressUpdate) -> Result<(), ChatError> {
-        self.inner.progress(asked, update).await
-    }
-    async fn find_post(
-        &self,
-        place: &opsbot::core::inbound::Place,
-        marker: &str,
-        since: i64,
-    ) -> Result<Option<String>, ChatError> {
-        self.inner.find_post(place, marker, since).await
-    }
-}
-
-impl Recorder {
-    async fn answer(&self, n: usize) -> Answer {
-        for _ in 0..3000 {
-            if let Some((_, a)) = self.seen.lock().unwrap().get(n - 1) {
-                return a.clone();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        panic!("Teams answer {n} never came");
-    }
-}
-
 struct Both {
     a: AgentApp,
-    teams: Arc<Recorder>,
+    teams: Arc<Tap>,
     fake: FakeTeams,
 }
 
 async fn both(mcp: &FakeMcp, script: fake_bedrock::Script, extra: &str) -> Both {
     let fake = FakeTeams::start().await;
     fake.seed_member(wire::member(&ALICE, false));
-    let slot: Arc<Mutex<Option<Arc<Recorder>>>> = Arc::default();
+    let slot: Arc<Mutex<Option<Arc<Tap>>>> = Arc::default();
     let s = slot.clone();
     let a = agent_app_with(
         mcp,
@@ -78,10 +36,7 @@ async fn both(mcp: &FakeMcp, script: fake_bedrock::Script, extra: &str) -> Both 
                 if platform != Platform::Teams {
                     return inner;
                 }
-                let r = Arc::new(Recorder {
-                    inner,
-                    seen: Mutex::default(),
-                });
+                let r = Tap::wrapping(inner);
                 *s.lock().unwrap() = Some(r.clone());
                 r
             })
