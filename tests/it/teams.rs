@@ -196,6 +196,17 @@ async fn forged_tokens_are_refused_before_anything_is_read_and_nothing_is_answer
         .await,
         400
     );
+    // Over the body limit with a valid token: 413.
+    let mut big = activity.clone();
+    big["text"] = json!("x".repeat(2 * 1024 * 1024));
+    assert_eq!(
+        t.post_raw(
+            Some(format!("Bearer {}", wire::sign(&good, "key1"))),
+            serde_json::to_vec(&big).unwrap()
+        )
+        .await,
+        413
+    );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(
         t.fake.calls().is_empty(),
