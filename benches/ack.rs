@@ -28,7 +28,7 @@ mod teams_wire;
 #[path = "common/bot.rs"]
 mod bot;
 
-use bot::{Bot, SECRET, at_rate, env_num, mention, ms, pct, status_kb};
+use bot::{Bot, SECRET, at_rate, env_num, mention, ms, print_latency, status_kb};
 use fake_slack::FakeSlack;
 use opsbot::chat::slack::verify::Verifier;
 use std::sync::Arc;
@@ -60,12 +60,7 @@ async fn rate_phase(http: &reqwest::Client) {
         "  idle RSS:         {:.1} MiB",
         bot.idle_rss_kb as f64 / 1024.0
     );
-    println!("  ack latency p50:  {:.3} ms", ms(pct(&lat, 0.50)));
-    println!("  ack latency p99:  {:.3} ms", ms(pct(&lat, 0.99)));
-    println!(
-        "  ack latency max:  {:.3} ms",
-        ms(lat.last().copied().unwrap_or_default())
-    );
+    print_latency(&lat);
     println!(
         "  throughput:       {:.0} acks/s ({failed} failed)",
         lat.len() as f64 / load_secs
@@ -148,12 +143,7 @@ async fn flood_phase(http: &reqwest::Client) {
         "  throughput:       {:.0} req/s",
         lat.len() as f64 / load_secs
     );
-    println!("  ack latency p50:  {:.3} ms", ms(pct(&lat, 0.50)));
-    println!("  ack latency p99:  {:.3} ms", ms(pct(&lat, 0.99)));
-    println!(
-        "  ack latency max:  {:.3} ms",
-        ms(lat.last().copied().unwrap_or_default())
-    );
+    print_latency(&lat);
     println!("  replies posted:   {replies} (answers and busy notices)");
     for s in shed {
         println!("  {s}");
@@ -202,12 +192,7 @@ async fn teams_phase(http: &reqwest::Client) {
         "teams phase ({rate}/s for {secs} s, {total} JWT-signed message activities, 200 people)"
     );
     println!("  start to ready:   {:.1} ms", ms(bot.ready_after));
-    println!("  ack latency p50:  {:.3} ms", ms(pct(&lat, 0.50)));
-    println!("  ack latency p99:  {:.3} ms", ms(pct(&lat, 0.99)));
-    println!(
-        "  ack latency max:  {:.3} ms",
-        ms(lat.last().copied().unwrap_or_default())
-    );
+    print_latency(&lat);
     println!(
         "  throughput:       {:.0} acks/s ({failed} failed)",
         lat.len() as f64 / load_secs

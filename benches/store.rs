@@ -15,7 +15,7 @@ mod dynamo_table;
 #[path = "../tests/it/fake_slack.rs"]
 mod fake_slack;
 
-use bot::{Bot, SECRET, at_rate, env_num, mention, ms, pct};
+use bot::{Bot, SECRET, at_rate, env_num, mention, print_latency};
 use fake_slack::{BOT_TOKEN, FakeSlack};
 use opsbot::chat::slack::verify::Verifier;
 use std::time::{Duration, Instant};
@@ -77,12 +77,7 @@ async fn phase(http: &reqwest::Client, store: &str, moto: Option<&str>) {
     let ops = metric_sum(&metrics, "opsbot_store_ops_total");
     let fallbacks = metric_sum(&metrics, "opsbot_store_fallbacks_total");
     println!("{store} store ({rate}/s for {secs} s, {total} signed app_mention events, 200 users)");
-    println!("  ack latency p50:  {:.3} ms", ms(pct(&lat, 0.50)));
-    println!("  ack latency p99:  {:.3} ms", ms(pct(&lat, 0.99)));
-    println!(
-        "  ack latency max:  {:.3} ms",
-        ms(lat.last().copied().unwrap_or_default())
-    );
+    print_latency(&lat);
     println!(
         "  answered:         {answered} of {total} ({failed} acks not 200), all within {:.1} s of the first event",
         all_answered.as_secs_f64()

@@ -182,3 +182,13 @@ pub async fn at_rate(
     lat.sort();
     (lat, failed, secs)
 }
+
+/// Prints p50, p99 and max of sorted acknowledgement latencies.
+pub fn print_latency(sorted: &[Duration]) {
+    println!("  ack latency p50:  {:.3} ms", ms(pct(sorted, 0.50)));
+    println!("  ack latency p99:  {:.3} ms", ms(pct(sorted, 0.99)));
+    println!(
+        "  ack latency max:  {:.3} ms",
+        ms(sorted.last().copied().unwrap_or_default())
+    );
+}

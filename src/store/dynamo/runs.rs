@@ -8,7 +8,7 @@
 //! conversations there is no local fallback: if the table is unreachable, the run waits.
 
 use super::snapshot;
-use super::{Dynamo, condition_failed, fail, get_n, get_s, n, s};
+use super::{Dynamo, Item, condition_failed, fail, get_n, get_s, n, s};
 use crate::store::StoreError;
 use crate::store::runs::{Claim, RunStore, Snapshot, unix_now};
 use async_trait::async_trait;
@@ -35,13 +35,20 @@ impl DynamoRuns {
         Self { db }
     }
 
-    /// Every sort key under `pk` starting with `prefix`, oldest first (follows pages).
-    async fn keys(&self, pk: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+    /// Every item under `pk` whose sort key starts with `prefix`, oldest first, following
+    /// pages (a page holds at most 1 MB: a few snapshot chunks). `only_sk`: read the keys only.
+    async fn items(
+        &self,
+        pk: &str,
+        prefix: &str,
+        only_sk: bool,
+        op: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
-            self.db.op("query_keys");
-            let r = self
+            self.db.op(op);
+            let mut q = self
                 .db
                 .client()
                 .query()
@@ -49,21 +56,27 @@ impl DynamoRuns {
                 .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
                 .expression_attribute_values(":pk", s(pk))
                 .expression_attribute_values(":p", s(prefix))
-                .projection_expression("sk")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| fail("Query (keys)", e))?;
-            out.extend(
-                r.items()
-                    .iter()
-                    .filter_map(|i| get_s(i, "sk").map(str::to_string)),
-            );
+                .consistent_read(true)
+                .set_exclusive_start_key(start);
+            if only_sk {
+                q = q.projection_expression("sk");
+            }
+            let r = q.send().await.map_err(|e| fail("Query", e))?;
+            out.extend(r.items().iter().cloned());
             match r.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
                 _ => return Ok(out),
             }
         }
+    }
+
+    /// Every sort key under `pk` starting with `prefix`, oldest first.
+    async fn keys(&self, pk: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let items = self.items(pk, prefix, true, "query_keys").await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| get_s(i, "sk").map(str::to_string))
+            .collect())
     }
 
     async fn delete(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
@@ -339,38 +352,15 @@ impl RunStore for DynamoRuns {
         if prev >= run {
             return Ok(None);
         }
-        // Chunks are large: a query page (1 MB) holds only a few; follow the pages.
-        let mut chunks: Vec<Vec<u8>> = Vec::new();
-        let mut expected = 0usize;
-        let mut start = None;
-        loop {
-            self.db.op("query_snapshot");
-            let r = self
-                .db
-                .client()
-                .query()
-                .table_name(self.db.table())
-                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":p", s(snap_prefix(prev)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| fail("Query (snapshot)", e))?;
-            for i in r.items() {
-                expected = get_n(i, "chunks").unwrap_or(0) as usize;
-                if let Some(b) = i.get("body").and_then(|b| b.as_b().ok()) {
-                    chunks.push(b.as_ref().to_vec());
-                }
-            }
-            match r.last_evaluated_key() {
-                Some(k) if !k.is_empty() && chunks.len() < snapshot::MAX_CHUNKS => {
-                    start = Some(k.clone())
-                }
-                _ => break,
-            }
-        }
+        let items = self
+            .items(&pk, &snap_prefix(prev), false, "query_snapshot")
+            .await?;
+        let expected = items.first().and_then(|i| get_n(i, "chunks")).unwrap_or(0) as usize;
+        let chunks: Vec<Vec<u8>> = items
+            .iter()
+            .filter_map(|i| i.get("body").and_then(|b| b.as_b().ok()))
+            .map(|b| b.as_ref().to_vec())
+            .collect();
         if chunks.len() != expected {
             return Err(StoreError(format!(
                 "snapshot {prev} of {schedule} has {} of {expected} chunks",
