@@ -134,9 +134,13 @@ fn setup_at(mcp: &peers::FakeMcp, mcp_url: &str, n: usize) -> Setup {
         signing_region: "us-east-1".into(),
         timeout: Duration::from_secs(30),
         retry: RetryPolicy::default(),
+        runs_as: opsbot::aws::mcp::client::RunsAs::Signer,
     };
     let reader = Arc::new(Reader::new(
-        Arc::new(McpPool::new(reqwest::Client::new(), server)),
+        Arc::new(McpPool::new(
+            opsbot::aws::mcp::client::http_client().expect("client"),
+            server,
+        )),
         Limiter::new(3, 8),
         10,
     ));
@@ -155,7 +159,16 @@ async fn read(
     let regions: Vec<String> = regions.iter().map(|r| r.to_string()).collect();
     let plan = fanout::plan(&s.aws, &call, &accounts, &regions);
     let t = Instant::now();
-    let results = s.reader.run(&s.aws, &call, &plan.targets, &|_, _| {}).await;
+    let results = s
+        .reader
+        .run(
+            &s.aws,
+            &call,
+            &plan.targets,
+            &opsbot::aws::read::caps::Budget::unlimited(),
+            &|_, _| {},
+        )
+        .await;
     let took = t.elapsed();
     for r in &results {
         if let Err(e) = &r.outcome {

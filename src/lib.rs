@@ -13,7 +13,8 @@
 //!   `opsbot check --aws`.
 //! - [`work`]: the bounded set of answers in progress.
 //! - [`config`], [`problem`], [`secret`]: the TOML file, its problems, secrets that never print.
-//! - [`retry`]: the one retry loop every HTTP client uses.
+//! - [`retry`]: the one retry loop every HTTP client uses; [`endpoint`]: https-only URLs and
+//!   clients that never follow redirects.
 //! - [`metrics`], [`cache`], [`app`] (wiring, router, run loop), [`cli`].
 
 pub mod access;
@@ -26,6 +27,7 @@ pub mod chat;
 pub mod cli;
 pub use app::config;
 pub mod core;
+pub mod endpoint;
 pub mod identity;
 pub mod inventory;
 pub mod metrics;

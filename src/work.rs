@@ -4,6 +4,7 @@
 //! Admission is decided without awaiting, so a front door can acknowledge at once; the work
 //! itself runs on a tracked tokio task.
 
+use crate::aws::read::caps::Caps;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,9 @@ pub struct WorkSettings {
     /// Deliveries being triaged at once (de-duplication, follow-up check); beyond this they
     /// are dropped with a metric (`work.max_queued`, default 1024).
     pub max_queued: usize,
+    /// What one answer may read and hold (`work.max_targets_per_read`, default 300;
+    /// `work.max_targets_per_answer`, default 600; `work.max_result_mib`, default 16).
+    pub read_caps: Caps,
 }
 
 impl Default for WorkSettings {
@@ -44,6 +48,7 @@ impl Default for WorkSettings {
             max_per_user: 2,
             answer_timeout: Duration::from_secs(180),
             max_queued: 1024,
+            read_caps: Caps::default(),
         }
     }
 }
@@ -56,6 +61,9 @@ pub struct RawWork {
     max_per_user: Option<usize>,
     answer_timeout_seconds: Option<u64>,
     max_queued: Option<usize>,
+    max_targets_per_read: Option<usize>,
+    max_targets_per_answer: Option<usize>,
+    max_result_mib: Option<usize>,
 }
 
 impl RawWork {
@@ -70,6 +78,17 @@ impl RawWork {
                 .answer_timeout_seconds
                 .map_or(d.answer_timeout, Duration::from_secs),
             max_queued: self.max_queued.unwrap_or(d.max_queued),
+            read_caps: Caps {
+                targets_per_read: self
+                    .max_targets_per_read
+                    .unwrap_or(d.read_caps.targets_per_read),
+                targets_per_answer: self
+                    .max_targets_per_answer
+                    .unwrap_or(d.read_caps.targets_per_answer),
+                result_bytes: self
+                    .max_result_mib
+                    .map_or(d.read_caps.result_bytes, |m| m.saturating_mul(1024 * 1024)),
+            },
         };
         if s.max_concurrent == 0 {
             problems.push(Problem::new("work.max_concurrent", "must be at least 1"));
@@ -84,6 +103,25 @@ impl RawWork {
             problems.push(Problem::new(
                 "work.answer_timeout_seconds",
                 "must be between 10 and 1800 (Slack's response_url lasts 30 minutes)",
+            ));
+        }
+        let caps = &s.read_caps;
+        if !(1..=10_000).contains(&caps.targets_per_read) {
+            problems.push(Problem::new(
+                "work.max_targets_per_read",
+                "must be between 1 and 10000 (account-region targets one read may query)",
+            ));
+        }
+        if caps.targets_per_answer < caps.targets_per_read || caps.targets_per_answer > 100_000 {
+            problems.push(Problem::new(
+                "work.max_targets_per_answer",
+                "must be between work.max_targets_per_read and 100000",
+            ));
+        }
+        if !(1..=1024).contains(&(caps.result_bytes / (1024 * 1024))) {
+            problems.push(Problem::new(
+                "work.max_result_mib",
+                "must be between 1 and 1024 (MiB of results one answer may hold)",
             ));
         }
         if !(1..=100_000).contains(&s.max_queued) {

@@ -214,7 +214,7 @@ impl AccountBook {
 /// Builds an Organizations client from the SDK's default chain, assuming
 /// `accounts.discover_role_arn` first when set. Honours `AWS_ENDPOINT_URL_ORGANIZATIONS`.
 pub async fn client(settings: &Settings) -> aws_sdk_organizations::Client {
-    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let base = crate::aws::sdk::loader(crate::aws::sdk::SdkUse::Organizations)
         .load()
         .await;
     let conf = match &settings.discover_role_arn {

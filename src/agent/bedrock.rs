@@ -28,7 +28,7 @@ impl Bedrock {
     /// A client for `model_id` in `region` from the default credential chain (the endpoint
     /// honours `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`).
     pub async fn new(model_id: &str, region: &str, caching: bool) -> Self {
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let conf = crate::aws::sdk::loader(crate::aws::sdk::SdkUse::Bedrock)
             .region(aws_config::Region::new(region.to_string()))
             .retry_config(retry_config())
             .load()
@@ -54,6 +54,7 @@ impl Bedrock {
             .endpoint_url(endpoint)
             .credentials_provider(credentials)
             .retry_config(retry_config())
+            .timeout_config(crate::aws::sdk::SdkUse::Bedrock.timeouts())
             .build();
         Self {
             client: br::Client::from_conf(conf),

@@ -16,6 +16,9 @@ pub mod prompt;
 pub mod settings;
 pub mod tools;
 
+use crate::aws::mcp::client::RunsAs;
+use crate::aws::mcp::settings::SELF_HOSTED_LOSS;
+use crate::aws::read::caps::{Budget, Caps};
 use crate::aws::read::fanout::{self, Reader};
 use crate::aws::read::guard;
 use crate::core::answer::{Answer, Footer};
@@ -40,6 +43,8 @@ pub struct Agent {
     audit: audit::Audit,
     /// Inventories for `inventory` (absent in tests that don't need it).
     inventory: Option<Arc<crate::inventory::Inventory>>,
+    /// What one answer may read and hold.
+    caps: Caps,
 }
 
 /// What one audit line says besides who asked.
@@ -76,7 +81,14 @@ impl Agent {
             settings,
             audit,
             inventory: None,
+            caps: Caps::default(),
         }
+    }
+
+    /// Bounds every answer's reads by `caps` (`[work]`).
+    pub fn with_caps(mut self, caps: Caps) -> Self {
+        self.caps = caps;
+        self
     }
 
     /// Answers `inventory` with `inventory`.
@@ -131,6 +143,19 @@ impl Agent {
             "outcome": outcome,
             "elapsed_ms": started.elapsed().as_millis() as u64,
         }));
+    }
+}
+
+impl Agent {
+    /// Adds, to an answer built from reads through a self-hosted MCP server, that those reads
+    /// did not run as the person (`mcp.server = "self_hosted"`): never silent.
+    fn disclose(&self, answer: Answer, records: &[ReadRecord]) -> Answer {
+        if records.is_empty() || self.reader.mcp().server().runs_as != RunsAs::Server {
+            return answer;
+        }
+        answer.paragraph(format!(
+            "_Note: these results came through {SELF_HOSTED_LOSS}._"
+        ))
     }
 }
 
@@ -212,10 +237,12 @@ impl Responder for Agent {
         }
         let deadline = req.deadline.min(started + settings.deadline);
         let server_tools = self.reader.mcp().cached_tools().await.unwrap_or_default();
+        let budget = Budget::new(self.caps, deadline);
         let tools = tools::Tools::new(
             &req.aws,
             &self.reader,
             &req.progress,
+            &budget,
             settings.max_tool_calls,
         );
         let mut messages = Vec::new();
@@ -298,10 +325,19 @@ impl Responder for Agent {
                 break;
             }
             // Several tool uses in one turn run concurrently; all results go back together.
-            let results = futures_util::future::join_all(
+            // Reads stop at the deadline on their own (late targets become errors); anything
+            // else still running then ends the loop.
+            let running = futures_util::future::join_all(
                 uses.iter().map(|(_, name, input)| tools.run(name, input)),
-            )
-            .await;
+            );
+            let Ok(results) = tokio::time::timeout_at(deadline, running).await else {
+                limit = Some(Limit::Deadline);
+                break;
+            };
+            if Instant::now() >= deadline {
+                limit = Some(Limit::Deadline);
+                break;
+            }
             request.messages.push(Message {
                 role: Role::User,
                 content: uses
@@ -370,7 +406,7 @@ impl Responder for Agent {
             cache_read = usage.cache_read,
             "answered"
         );
-        Ok(assemble(text, &records, started))
+        Ok(self.disclose(assemble(text, &records, started), &records))
     }
 
     async fn inventory(
@@ -410,7 +446,9 @@ impl Responder for Agent {
                 return Err(AnswerError::Unanswerable(refusal.to_string()));
             }
         };
-        let plan = fanout::plan(&req.aws, &call, &spec.accounts, &spec.regions);
+        let budget = Budget::new(self.caps, req.deadline);
+        let mut plan = fanout::plan(&req.aws, &call, &spec.accounts, &spec.regions);
+        plan.refused.extend(budget.take(&mut plan.targets));
         if plan.targets.is_empty() {
             let why: Vec<String> = plan.refused.iter().map(|r| r.why.clone()).collect();
             self.audit_line(
@@ -433,7 +471,7 @@ impl Responder for Agent {
             move |done: usize, total: usize| progress.say(format!("{done} of {total} done"));
         let results = self
             .reader
-            .run(&req.aws, &call, &plan.targets, &report)
+            .run(&req.aws, &call, &plan.targets, &budget, &report)
             .await;
         let record = ReadRecord {
             call,
@@ -461,7 +499,7 @@ impl Responder for Agent {
                 started,
             },
         );
-        Ok(assemble(text, &records, started))
+        Ok(self.disclose(assemble(text, &records, started), &records))
     }
 }
 

@@ -10,6 +10,7 @@
 use super::model::ToolSpec;
 use super::present::{self, ReadRecord};
 use crate::aws::mcp::client::ToolInfo;
+use crate::aws::read::caps::Budget;
 use crate::aws::read::fanout::{self, Reader};
 use crate::aws::read::guard;
 use crate::aws::scoped::ScopedAws;
@@ -80,6 +81,7 @@ pub struct Tools<'a> {
     aws: &'a ScopedAws,
     reader: &'a Reader,
     progress: &'a Progress,
+    budget: &'a Budget,
     max_calls: u32,
     calls: AtomicU32,
     /// Every read run, for the answer's tables and the audit.
@@ -89,17 +91,19 @@ pub struct Tools<'a> {
 }
 
 impl<'a> Tools<'a> {
-    /// Tools for one question, allowing `max_calls` calls in all.
+    /// Tools for one question, allowing `max_calls` calls in all, reads within `budget`.
     pub fn new(
         aws: &'a ScopedAws,
         reader: &'a Reader,
         progress: &'a Progress,
+        budget: &'a Budget,
         max_calls: u32,
     ) -> Self {
         Self {
             aws,
             reader,
             progress,
+            budget,
             max_calls,
             calls: AtomicU32::new(0),
             records: Mutex::new(Vec::new()),
@@ -178,7 +182,8 @@ impl<'a> Tools<'a> {
             Ok(c) => c,
             Err(refusal) => return self.refuse(refusal.to_string()),
         };
-        let plan = fanout::plan(self.aws, &call, &list("accounts"), &list("regions"));
+        let mut plan = fanout::plan(self.aws, &call, &list("accounts"), &list("regions"));
+        plan.refused.extend(self.budget.take(&mut plan.targets));
         if plan.targets.is_empty() {
             let why = plan
                 .refused
@@ -214,7 +219,7 @@ impl<'a> Tools<'a> {
         };
         let results = self
             .reader
-            .run(self.aws, &call, &plan.targets, &report)
+            .run(self.aws, &call, &plan.targets, self.budget, &report)
             .await;
         let record = ReadRecord {
             call,

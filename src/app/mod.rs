@@ -183,10 +183,7 @@ impl AppBuilder {
             slack_sink.token().clone(),
             slack_sink.retry(),
         );
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .user_agent(concat!("opsbot/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = crate::endpoint::client(Some(Duration::from_secs(20)))
             .map_err(|e| AppError::Client(std::io::Error::other(e)))?;
         let groups = match self.groups {
             Some(g) => g,
@@ -232,10 +229,15 @@ impl AppBuilder {
             config.aws.clone(),
             metrics.clone(),
         );
-        let mcp_http = reqwest::Client::builder()
-            .user_agent(concat!("opsbot/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let mcp_http = crate::aws::mcp::client::http_client()
             .map_err(|e| AppError::Client(std::io::Error::other(e)))?;
+        if config.mcp.server.runs_as == crate::aws::mcp::client::RunsAs::Server {
+            tracing::warn!(
+                url = %config.mcp.server.url,
+                "mcp.server = \"self_hosted\": {}; every answer through it says so",
+                crate::aws::mcp::settings::SELF_HOSTED_LOSS
+            );
+        }
         let reader = Arc::new(Reader::new(
             Arc::new(McpPool::new(mcp_http, config.mcp.server.clone())),
             Limiter::new(
@@ -263,7 +265,8 @@ impl AppBuilder {
                 };
                 Arc::new(
                     Agent::new(model, reader, config.agent.clone())
-                        .with_inventory(inventory.clone()),
+                        .with_inventory(inventory.clone())
+                        .with_caps(config.work.read_caps),
                 )
             }
         };
@@ -309,11 +312,7 @@ impl AppBuilder {
         );
         let slack = SlackDoor::new(core.clone());
         let teams = teams_parts.map(|(settings, connector, refs)| {
-            let keys = reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .user_agent(concat!("opsbot/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .unwrap_or_default();
+            let keys = crate::endpoint::client(Some(Duration::from_secs(10))).unwrap_or_default();
             Teams {
                 validator: Arc::new(Validator::new(
                     keys,

@@ -23,7 +23,7 @@ pub struct Row {
 
 /// Checks every account with the SDK's default configuration (honours `AWS_ENDPOINT_URL_STS`).
 pub async fn run(registry: &Registry, settings: PoolSettings) -> Vec<Row> {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let conf = crate::aws::sdk::loader(crate::aws::sdk::SdkUse::Sts)
         .load()
         .await;
     let sts = Arc::new(SdkSts::new(aws_sdk_sts::Client::new(&conf)));
@@ -78,7 +78,7 @@ pub async fn mcp(
     settings: PoolSettings,
     server: crate::aws::mcp::client::McpServer,
 ) -> Result<Vec<String>, String> {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let conf = crate::aws::sdk::loader(crate::aws::sdk::SdkUse::Sts)
         .load()
         .await;
     let sts = Arc::new(SdkSts::new(aws_sdk_sts::Client::new(&conf)));
@@ -88,8 +88,8 @@ pub async fn mcp(
         .await
         .map_err(|e| e.to_string())?;
     let url = server.url.clone();
-    let session =
-        crate::aws::mcp::client::McpSession::new(reqwest::Client::new(), Arc::new(server), creds);
+    let http = crate::aws::mcp::client::http_client().map_err(|e| e.to_string())?;
+    let session = crate::aws::mcp::client::McpSession::new(http, Arc::new(server), creds);
     let tools = session.list_tools().await.map_err(|e| {
         format!(
             "{e} (mcp.url {url}; the role {} signs the requests)",

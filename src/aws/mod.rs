@@ -7,4 +7,5 @@ pub mod pool;
 pub mod principal;
 pub mod read;
 pub mod scoped;
+pub mod sdk;
 pub mod sts;

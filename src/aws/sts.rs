@@ -105,7 +105,7 @@ impl SdkSts {
 
     /// A client from the SDK's default configuration.
     pub async fn from_env() -> Self {
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let conf = crate::aws::sdk::loader(crate::aws::sdk::SdkUse::Sts)
             .load()
             .await;
         Self::new(aws_sdk_sts::Client::new(&conf))

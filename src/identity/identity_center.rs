@@ -40,7 +40,7 @@ impl IdentityCenter {
 
     /// Builds the client from the SDK's default chain in `region`.
     pub async fn client(region: &str) -> aws_sdk_identitystore::Client {
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let conf = crate::aws::sdk::loader(crate::aws::sdk::SdkUse::IdentityStore)
             .region(aws_config::Region::new(region.to_string()))
             .load()
             .await;

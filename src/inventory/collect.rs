@@ -4,6 +4,7 @@
 //! recorded, never hidden.
 
 use super::kinds::Kind;
+use crate::aws::read::caps::Budget;
 use crate::aws::read::fanout::{self, Reader, Refused};
 use crate::aws::read::views::{cell, select};
 use crate::aws::scoped::ScopedAws;
@@ -114,7 +115,15 @@ pub async fn collect(
     }
     let calls = plans.iter().map(|(_, p)| p.targets.len()).sum();
     let runs = plans.iter().map(|(kind, plan)| async move {
-        let results = reader.run(aws, &kind.call, &plan.targets, &|_, _| {}).await;
+        let results = reader
+            .run(
+                aws,
+                &kind.call,
+                &plan.targets,
+                &Budget::unlimited(),
+                &|_, _| {},
+            )
+            .await;
         (*kind, results)
     });
     let mut snapshot = Snapshot {

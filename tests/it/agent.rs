@@ -57,14 +57,29 @@ pub async fn agent_app_on(
     extra: &str,
     more: impl FnOnce(opsbot::app::AppBuilder) -> opsbot::app::AppBuilder,
 ) -> AgentApp {
+    let url = mcp.mcp_url();
+    let mcp_section =
+        format!("url = \"{url}\"\nsigning_region = \"us-east-1\"\nserver = \"hosted\"\n");
+    agent_app_at(slack, &mcp_section, mcp, script, extra, more).await
+}
+
+/// [`agent_app_on`] with `mcp_section` as the body of `[mcp]` (another server or URL); STS and
+/// AWS still go to `mcp`'s moto.
+pub async fn agent_app_at(
+    slack: Option<crate::fake_slack::FakeSlack>,
+    mcp_section: &str,
+    mcp: &FakeMcp,
+    script: fake_bedrock::Script,
+    extra: &str,
+    more: impl FnOnce(opsbot::app::AppBuilder) -> opsbot::app::AppBuilder,
+) -> AgentApp {
     let bedrock = FakeBedrock::start(script).await;
     let tap_slot: Arc<Mutex<Option<Arc<Tap>>>> = Arc::default();
     let slot = tap_slot.clone();
     let moto = mcp.moto_url();
     let bedrock_url = bedrock.url();
     let toml_extra = format!(
-        "[mcp]\nurl = \"{}\"\nsigning_region = \"us-east-1\"\n[agent]\nmodel_id = \"{MODEL}\"\nmax_turns = 6\ndeadline_seconds = 60\n{extra}",
-        mcp.mcp_url()
+        "[mcp]\n{mcp_section}[agent]\nmodel_id = \"{MODEL}\"\nmax_turns = 6\ndeadline_seconds = 60\n{extra}"
     );
     // The agent's sections go after [slack] (which TestApp writes), so they are appended.
     let wire = move |b: opsbot::app::AppBuilder| {
@@ -360,7 +375,7 @@ async fn the_terminal_asks_and_runs_through_the_same_agent() {
     std::fs::write(
         &cfg,
         format!(
-            "{}[mcp]\nurl = \"{}\"\nsigning_region = \"us-east-1\"\n[agent]\nmodel_id = \"{MODEL}\"\n",
+            "{}[mcp]\nurl = \"{}\"\nsigning_region = \"us-east-1\"\nserver = \"hosted\"\n[agent]\nmodel_id = \"{MODEL}\"\n",
             sections(),
             mcp.mcp_url()
         ),
@@ -432,7 +447,7 @@ async fn check_aws_reports_the_mcp_server_and_the_model() {
     std::fs::write(
         &cfg,
         format!(
-            "{}[mcp]\nurl = \"{}\"\nsigning_region = \"us-east-1\"\n[agent]\nmodel_id = \"{MODEL}\"\n",
+            "{}[mcp]\nurl = \"{}\"\nsigning_region = \"us-east-1\"\nserver = \"hosted\"\n[agent]\nmodel_id = \"{MODEL}\"\n",
             sections(),
             mcp.mcp_url()
         ),

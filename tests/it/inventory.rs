@@ -343,7 +343,7 @@ async fn the_terminal_prints_a_schedules_inventory() {
         &cfg,
         format!(
             "[accounts]\nfile = \"{fixtures}/accounts.toml\"\naccess_file = \"{fixtures}/access.toml\"\n\
-             [mcp]\nurl = \"{}\"\nsigning_region = \"us-east-1\"\n{}",
+             [mcp]\nurl = \"{}\"\nsigning_region = \"us-east-1\"\nserver = \"hosted\"\n{}",
             mcp.mcp_url(),
             schedule_toml(&dir.join("runs.db"))
         ),

@@ -6,6 +6,7 @@ mod agent;
 mod agent_guard;
 mod aws;
 mod binary;
+mod bounds;
 mod commands;
 mod core;
 mod credentials;

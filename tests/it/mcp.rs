@@ -24,6 +24,7 @@ fn server(url: &str, region: &str) -> Arc<McpServer> {
             base: Duration::from_millis(300),
             max_wait: Duration::from_secs(2),
         },
+        runs_as: opsbot::aws::mcp::client::RunsAs::Signer,
     })
 }
 

@@ -268,3 +268,49 @@ fn several_replicas_need_the_shared_store_and_fit_slacks_socket_limit() {
     let e = parse("[store]\nkind = \"dynamodb\"\n", SECRETS).unwrap_err();
     assert_eq!(e[0].key, "store.dynamodb.table");
 }
+
+#[test]
+fn check_says_what_a_self_hosted_mcp_server_loses() {
+    let e = parse(
+        "[mcp]\nurl = \"http://127.0.0.1:9/mcp\"\nsigning_region = \"us-east-1\"\n",
+        SECRETS,
+    )
+    .unwrap_err();
+    assert_eq!(e[0].key, "mcp.server");
+    assert!(e[0].message.contains("self_hosted"), "{e:?}");
+    let c = parse(
+        "[mcp]\nurl = \"http://127.0.0.1:9/mcp\"\nsigning_region = \"us-east-1\"\nserver = \"self_hosted\"\n",
+        SECRETS,
+    )
+    .unwrap();
+    let summary = c.summary();
+    assert!(summary.contains("SELF-HOSTED"), "{summary}");
+    assert!(
+        summary.contains("no SourceIdentity in CloudTrail"),
+        "{summary}"
+    );
+    let hosted = parse("", SECRETS).unwrap().summary();
+    assert!(
+        hosted.contains("every call runs as the asking person"),
+        "{hosted}"
+    );
+}
+
+#[test]
+fn read_caps_are_configurable_and_checked() {
+    let c = parse(
+        "[work]\nmax_targets_per_read = 5\nmax_targets_per_answer = 9\nmax_result_mib = 2\n",
+        SECRETS,
+    )
+    .unwrap();
+    assert_eq!(c.work.read_caps.targets_per_read, 5);
+    assert_eq!(c.work.read_caps.targets_per_answer, 9);
+    assert_eq!(c.work.read_caps.result_bytes, 2 * 1024 * 1024);
+    let e = parse(
+        "[work]\nmax_targets_per_read = 50\nmax_targets_per_answer = 9\nmax_result_mib = 0\n",
+        SECRETS,
+    )
+    .unwrap_err();
+    let keys: Vec<_> = e.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["work.max_targets_per_answer", "work.max_result_mib"]);
+}

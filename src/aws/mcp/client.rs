@@ -59,9 +59,30 @@ pub enum McpError {
     /// The response was not what the protocol says.
     #[error("unexpected MCP response: {0}")]
     Protocol(String),
+    /// The server answered a redirect, which opsbot never follows.
+    #[error(
+        "the MCP server answered a redirect (HTTP {status} to {location}); opsbot never follows redirects with signed requests: set [mcp] url to the final endpoint"
+    )]
+    Redirected {
+        /// HTTP status (3xx).
+        status: u16,
+        /// Where it pointed (scheme and host only).
+        location: String,
+    },
     /// The request did not complete (network, timeout, signing).
     #[error("MCP request failed: {0}; check [mcp] url and the network")]
     Transport(String),
+}
+
+/// Whose identity the server runs AWS calls with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunsAs {
+    /// The signer's: the hosted AWS MCP Server forwards each call with the credentials that
+    /// signed the request, so per-person credentials, account routing and attribution apply.
+    Signer,
+    /// Its own: a self-hosted server (the awslabs one) ignores who signed and calls AWS with
+    /// the credentials it was started with. Declared with `mcp.server = "self_hosted"`.
+    Server,
 }
 
 /// Where the server is and how to talk to it.
@@ -75,6 +96,8 @@ pub struct McpServer {
     pub timeout: Duration,
     /// Retries for 429 and 5xx.
     pub retry: RetryPolicy,
+    /// Whose identity AWS calls run with there.
+    pub runs_as: RunsAs,
 }
 
 /// A tool the server offers.
@@ -363,6 +386,12 @@ impl McpSession {
     }
 }
 
+/// The HTTP client for MCP requests: it never follows a redirect (the signed request, its
+/// session id and security token would travel to wherever the redirect points).
+pub fn http_client() -> Result<reqwest::Client, McpError> {
+    crate::endpoint::client(None).map_err(|e| McpError::Transport(e.to_string()))
+}
+
 fn rpc_body(id: u64, method: &str, params: Value) -> Result<Vec<u8>, McpError> {
     serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
         .map_err(|e| McpError::Protocol(e.to_string()))
@@ -396,6 +425,18 @@ async fn read(res: reqwest::Response, id: u64) -> Result<Value, Failure> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    if res.status().is_redirection() {
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| url::Url::parse(l).ok())
+            .map_or_else(
+                || "an unreadable location".to_string(),
+                |u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or("?")),
+            );
+        return Err(Failure::Fatal(McpError::Redirected { status, location }));
+    }
     let body = read_capped(res).await.map_err(Failure::Fatal)?;
     let excerpt = || body.chars().take(300).collect::<String>();
     match status {

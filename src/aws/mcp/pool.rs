@@ -28,7 +28,8 @@ pub struct McpPool {
 }
 
 impl McpPool {
-    /// A pool for `server`. Must be created inside a tokio runtime (closing sessions spawns).
+    /// A pool for `server` over `http` (build it with [`super::client::http_client`]: no
+    /// redirects). Must be created inside a tokio runtime (closing sessions spawns).
     pub fn new(http: reqwest::Client, server: McpServer) -> Self {
         let runtime = tokio::runtime::Handle::current();
         let sessions = Cache::builder()

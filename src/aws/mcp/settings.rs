@@ -1,6 +1,6 @@
 //! The `[mcp]` section: where the AWS MCP Server is and how hard to push it.
 
-use super::client::McpServer;
+use super::client::{McpServer, RunsAs};
 use crate::problem::Problem;
 use crate::retry::RetryPolicy;
 use serde::Deserialize;
@@ -36,7 +36,11 @@ pub struct RawMcp {
     call_timeout_seconds: Option<u64>,
     max_pages: Option<u32>,
     max_retries: Option<u32>,
+    server: Option<String>,
 }
+
+/// What a self-hosted server loses, said by `opsbot check` and on every answer through it.
+pub const SELF_HOSTED_LOSS: &str = "a self-hosted MCP server runs every AWS call as its own identity: not with the asking person's credentials (no per-person role session, no SourceIdentity in CloudTrail), and in whatever account that identity lives in, whichever account was asked for";
 
 /// The region in a hosted endpoint's host name (`aws-mcp.<region>.api.aws`).
 pub fn region_of(url: &str) -> Option<String> {
@@ -56,12 +60,32 @@ impl RawMcp {
         let url = env(ENV_MCP_URL)
             .or(self.url)
             .unwrap_or_else(|| DEFAULT_URL.into());
-        if url::Url::parse(&url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+        if let Err(e) = crate::endpoint::check(&url) {
             problems.push(Problem::new(
                 "mcp.url",
-                format!("{url:?} is not an http(s) URL; use {DEFAULT_URL}"),
+                format!("{e}; the hosted server is {DEFAULT_URL}"),
             ));
         }
+        let hosted_url = region_of(&url).is_some();
+        let runs_as = match self.server.as_deref() {
+            Some("hosted") => RunsAs::Signer,
+            Some("self_hosted") => RunsAs::Server,
+            None if hosted_url => RunsAs::Signer,
+            None => {
+                problems.push(Problem::new(
+                    "mcp.server",
+                    format!("{url:?} is not the hosted AWS MCP Server (https://aws-mcp.<region>.api.aws/mcp): say what it is. \"hosted\" if it forwards each call as the signer (a proxy in front of the hosted server), \"self_hosted\" if it runs calls as its own identity (the awslabs server: {SELF_HOSTED_LOSS})"),
+                ));
+                RunsAs::Signer
+            }
+            Some(other) => {
+                problems.push(Problem::new(
+                    "mcp.server",
+                    format!("{other:?}: use \"hosted\" (the default) or \"self_hosted\""),
+                ));
+                RunsAs::Signer
+            }
+        };
         let signing_region = match self.signing_region.or_else(|| region_of(&url)) {
             Some(r) => r,
             None => {
@@ -101,6 +125,7 @@ impl RawMcp {
                     base: Duration::from_millis(400),
                     max_wait: Duration::from_secs(10),
                 },
+                runs_as,
             },
             requests_per_second: rps,
             concurrency_per_account: concurrency,
@@ -127,12 +152,59 @@ mod tests {
             ..RawMcp::default()
         };
         raw.validate(&|_| None, &mut problems);
-        assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].key, "mcp.signing_region");
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["mcp.server", "mcp.signing_region"]);
         let mut problems = Vec::new();
         let s = RawMcp::default().validate(&|_| None, &mut problems);
         assert!(problems.is_empty());
         assert_eq!(s.server.signing_region, "us-east-1");
         assert_eq!(s.requests_per_second, 3);
+        assert_eq!(s.server.runs_as, RunsAs::Signer);
+    }
+
+    fn validated(url: &str, server: Option<&str>) -> (McpSettings, Vec<String>) {
+        let mut problems = Vec::new();
+        let raw = RawMcp {
+            url: Some(url.into()),
+            signing_region: Some("us-east-1".into()),
+            server: server.map(str::to_string),
+            ..RawMcp::default()
+        };
+        let s = raw.validate(&|_| None, &mut problems);
+        (
+            s,
+            problems
+                .iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_server_that_is_not_the_hosted_one_must_be_declared() {
+        let (_, p) = validated("http://127.0.0.1:9000/mcp", None);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("self_hosted") && p[0].contains("own identity"),
+            "{p:?}"
+        );
+        let (s, p) = validated("http://127.0.0.1:9000/mcp", Some("self_hosted"));
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(s.server.runs_as, RunsAs::Server);
+        let (s, p) = validated("https://mcp-proxy.internal.example/mcp", Some("hosted"));
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(s.server.runs_as, RunsAs::Signer);
+        let (_, p) = validated(DEFAULT_URL, Some("yes"));
+        assert_eq!(p.len(), 1, "{p:?}");
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let (_, p) = validated("http://aws-mcp.us-east-1.api.aws/mcp", None);
+        assert!(p.iter().any(|m| m.contains("must be https")), "{p:?}");
+        let (_, p) = validated("http://10.1.2.3:8000/mcp", Some("self_hosted"));
+        assert!(p.iter().any(|m| m.contains("must be https")), "{p:?}");
+        let (_, p) = validated("http://127.0.0.1:8000/mcp", Some("self_hosted"));
+        assert!(p.is_empty(), "{p:?}");
     }
 }

@@ -4,6 +4,7 @@
 //! session, results parsed defensively, pages merged, secrets redacted. A target that fails is
 //! a per-target error; the others still answer.
 
+use super::caps::Budget;
 use super::guard::ReadCall;
 use super::limiter::Limiter;
 use super::redact;
@@ -175,12 +176,15 @@ impl Reader {
         &self.mcp
     }
 
-    /// Runs `call` on every target concurrently; `progress(done, total)` after each.
+    /// Runs `call` on every target concurrently within `budget` (a target still running at its
+    /// deadline, or whose result would exceed its bytes, becomes a per-target error);
+    /// `progress(done, total)` after each.
     pub async fn run(
         &self,
         aws: &ScopedAws,
         call: &ReadCall,
         targets: &[Target],
+        budget: &Budget,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Vec<TargetResult> {
         let done = AtomicUsize::new(0);
@@ -188,7 +192,20 @@ impl Reader {
         let runs = targets.iter().map(|t| {
             let done = &done;
             async move {
-                let r = self.one(aws, call, t).await;
+                let started = Instant::now();
+                let r = match tokio::time::timeout_at(budget.deadline(), self.one(aws, call, t))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(_) => TargetResult {
+                        target: t.clone(),
+                        outcome: Err(Budget::late()),
+                        truncated: false,
+                        redacted: 0,
+                        elapsed: started.elapsed(),
+                    },
+                };
+                let r = hold(r, budget);
                 progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
                 r
             }
@@ -258,6 +275,34 @@ impl Reader {
                         .into(),
             })
         }
+    }
+}
+
+/// Charges a result's size to `budget`; one that does not fit is dropped for an error.
+fn hold(mut r: TargetResult, budget: &Budget) -> TargetResult {
+    if let Ok(v) = &r.outcome {
+        let mut size = Count(0);
+        if serde_json::to_writer(&mut size, v).is_err() {
+            size.0 = usize::MAX;
+        }
+        let size = size.0;
+        if let Err(e) = budget.hold(size) {
+            r.outcome = Err(e);
+        }
+    }
+    r
+}
+
+/// Counts bytes written (a result's JSON size, without building it).
+struct Count(usize);
+
+impl std::io::Write for Count {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

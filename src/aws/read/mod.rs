@@ -1,8 +1,10 @@
 //! The validated read path every AWS question goes through (the agent's tool, `/aws run`, and
 //! scheduled inventory): [`guard`] decides what may be called, [`fanout`] runs it across
 //! accounts × regions within the [`limiter`] with [`script`]-rendered calls, [`redact`] removes
-//! secrets from results, [`views`] turns results into rows.
+//! secrets from results, [`views`] turns results into rows, [`caps`] bounds what one answer may
+//! read and hold.
 
+pub mod caps;
 pub mod fanout;
 pub mod guard;
 pub mod limiter;

@@ -41,9 +41,9 @@ pub(super) async fn fetch(
     let jwks_uri = meta
         .get("jwks_uri")
         .and_then(Value::as_str)
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-        .ok_or_else(|| format!("{openid_url} has no http(s) jwks_uri"))?
+        .ok_or_else(|| format!("{openid_url} has no jwks_uri"))?
         .to_string();
+    crate::endpoint::check(&jwks_uri).map_err(|e| format!("{openid_url}: jwks_uri {e}"))?;
     let jwks = get_json(http, &jwks_uri).await?;
     let list = jwks
         .get("keys")

@@ -89,7 +89,7 @@ impl TeamsSettings {
         let Some(host) = u.host_str() else {
             return false;
         };
-        let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+        let loopback = crate::endpoint::is_loopback(host);
         if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
             return false;
         }
@@ -131,8 +131,8 @@ impl RawTeams {
             ("teams.openid_metadata_url", &openid),
             ("teams.login_url", &login),
         ] {
-            if url::Url::parse(u).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
-                problems.push(Problem::new(k, format!("{u:?} is not a URL")));
+            if let Err(e) = crate::endpoint::check(u) {
+                problems.push(Problem::new(k, e));
             }
         }
         let secret = env(ENV_CLIENT_SECRET).filter(|s| !s.trim().is_empty());

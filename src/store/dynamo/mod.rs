@@ -30,10 +30,6 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How long one DynamoDB request may take before the store counts as unreachable.
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// An item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -94,15 +90,9 @@ where
 
 impl Dynamo {
     /// A client for `settings` (region from the settings or the SDK chain; endpoint from
-    /// `AWS_ENDPOINT_URL_DYNAMODB`), with a short timeout and one retry.
+    /// `AWS_ENDPOINT_URL_DYNAMODB`), with a 3 s operation timeout ([`crate::aws::sdk`]) and one retry.
     pub async fn connect(settings: &DynamoSettings, metrics: Arc<Metrics>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .operation_timeout(OPERATION_TIMEOUT)
-                    .connect_timeout(Duration::from_secs(2))
-                    .build(),
-            )
+        let mut loader = crate::aws::sdk::loader(crate::aws::sdk::SdkUse::DynamoDb)
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2));
         if let Some(r) = &settings.region {
             loader = loader.region(aws_config::Region::new(r.clone()));
