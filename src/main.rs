@@ -166,15 +166,32 @@ async fn check_aws(config: &Config) -> ExitCode {
     println!("\n{}", opsbot::aws::check::table(&rows));
     let mut ok = rows.iter().all(|r| r.result.is_ok());
     if let Some(first) = config.accounts.registry.all().first() {
-        match opsbot::aws::check::mcp(first, config.aws.clone(), config.mcp.server.clone()).await {
-            Ok(tools) => println!(
-                "MCP server      ok  {} tools: {}",
-                tools.len(),
-                tools.join(", ")
-            ),
-            Err(e) => {
-                ok = false;
-                println!("MCP server      ERROR  {e}");
+        let regions: Vec<String> = config
+            .accounts
+            .registry
+            .all()
+            .iter()
+            .flat_map(|a| a.regions.iter().cloned())
+            .collect();
+        let endpoints = opsbot::aws::check::mcp(
+            first,
+            &regions,
+            config.aws.clone(),
+            config.mcp.server.clone(),
+            config.mcp.pace,
+        )
+        .await;
+        for (region, result) in endpoints {
+            match result {
+                Ok(tools) => println!(
+                    "MCP {region:<11} ok  {} tools: {}",
+                    tools.len(),
+                    tools.join(", ")
+                ),
+                Err(e) => {
+                    ok = false;
+                    println!("MCP {region:<11} ERROR  {e}");
+                }
             }
         }
     }

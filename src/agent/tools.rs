@@ -11,7 +11,8 @@ use super::model::ToolSpec;
 use super::present::{self, ReadRecord};
 use crate::aws::mcp::client::ToolInfo;
 use crate::aws::read::caps::Budget;
-use crate::aws::read::fanout::{self, Reader};
+use crate::aws::read::fanout;
+use crate::aws::read::reader::Reader;
 use crate::aws::read::guard;
 use crate::aws::scoped::ScopedAws;
 use crate::core::respond::Progress;
@@ -246,8 +247,16 @@ impl<'a> Tools<'a> {
             Ok(c) => c,
             Err(e) => return (json!({"error": e.to_string()}), true),
         };
-        let session = self.reader.mcp().session(&creds).await;
-        match session.call_tool(server_name, input.clone(), None).await {
+        let endpoint = self.reader.mcp().server().endpoints.default_endpoint();
+        let session = self
+            .reader
+            .mcp()
+            .session(&first.account.id, &endpoint, &creds)
+            .await;
+        match session
+            .call_tool(server_name, input.clone(), None, self.budget.deadline())
+            .await
+        {
             Ok(r) => {
                 let text: String = r.text.chars().take(DOC_CHARS).collect();
                 (json!({ "text": text }), r.is_error)

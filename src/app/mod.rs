@@ -12,8 +12,7 @@ use crate::agent::bedrock::Bedrock;
 use crate::agent::model::Model;
 use crate::aws::mcp::pool::McpPool;
 use crate::aws::pool::CredentialPool;
-use crate::aws::read::fanout::Reader;
-use crate::aws::read::limiter::Limiter;
+use crate::aws::read::reader::Reader;
 use crate::aws::sts::{LazySdkSts, Sts};
 use crate::chat::slack::SlackDoor;
 use crate::chat::slack::client::{Connector, SlackSink};
@@ -233,18 +232,18 @@ impl AppBuilder {
             .map_err(|e| AppError::Client(std::io::Error::other(e)))?;
         if config.mcp.server.runs_as == crate::aws::mcp::client::RunsAs::Server {
             tracing::warn!(
-                url = %config.mcp.server.url,
+                url = %config.mcp.server.endpoints.describe(),
                 "mcp.server = \"self_hosted\": {}; every answer through it says so",
                 crate::aws::mcp::settings::SELF_HOSTED_LOSS
             );
         }
         let reader = Arc::new(Reader::new(
-            Arc::new(McpPool::new(mcp_http, config.mcp.server.clone())),
-            Limiter::new(
-                config.mcp.requests_per_second,
-                config.mcp.concurrency_per_account,
-            ),
-            config.mcp.max_pages,
+            Arc::new(McpPool::new(
+                mcp_http,
+                config.mcp.server.clone(),
+                config.mcp.pace,
+            )),
+            config.mcp.read_settings(),
         ));
         let inventory = Arc::new(Inventory::new(
             reader.clone(),

@@ -71,43 +71,77 @@ async fn check_one(pool: &CredentialPool, conf: &aws_config::SdkConfig, account:
     }
 }
 
-/// Lists the MCP server's tools signed as the check identity in `account`; `Ok(names)` or what
-/// to fix.
+/// Lists the tools of every MCP endpoint in use (the endpoints the registry's Regions route
+/// to), signed as the check identity in `account`: `(endpoint Region, Ok(names) or what to fix)`.
 pub async fn mcp(
     account: &Account,
+    regions: &[String],
     settings: PoolSettings,
     server: crate::aws::mcp::client::McpServer,
-) -> Result<Vec<String>, String> {
+    pace: crate::aws::mcp::pace::PaceSettings,
+) -> Vec<(String, Result<Vec<String>, String>)> {
     let conf = crate::aws::sdk::loader(crate::aws::sdk::SdkUse::Sts)
         .load()
         .await;
     let sts = Arc::new(SdkSts::new(aws_sdk_sts::Client::new(&conf)));
     let pool = CredentialPool::new(sts, settings, Metrics::new());
-    let creds = pool
-        .get(&Principal::Check, account)
-        .await
-        .map_err(|e| e.to_string())?;
-    let url = server.url.clone();
-    let http = crate::aws::mcp::client::http_client().map_err(|e| e.to_string())?;
-    let session = crate::aws::mcp::client::McpSession::new(http, Arc::new(server), creds);
-    let tools = session.list_tools().await.map_err(|e| {
-        format!(
-            "{e} (mcp.url {url}; the role {} signs the requests)",
-            account.role_arn
-        )
-    })?;
-    session.close().await;
-    let names: Vec<String> = tools.into_iter().map(|t| t.name).collect();
-    if !names
-        .iter()
-        .any(|n| n == "aws___run_script" || n.ends_with("call_aws"))
-    {
-        return Err(format!(
-            "the server at {url} offers neither aws___run_script nor call_aws (it offers {}); check mcp.url",
-            names.join(", ")
-        ));
-    }
-    Ok(names)
+    let endpoints = server.endpoints.in_use(regions.iter().map(String::as_str));
+    let creds = match pool.get(&Principal::Check, account).await {
+        Ok(c) => c,
+        Err(e) => {
+            return endpoints
+                .into_iter()
+                .map(|e| e.region)
+                .map(|r| (r, Err(e.to_string())))
+                .collect();
+        }
+    };
+    let http = match crate::aws::mcp::client::http_client() {
+        Ok(h) => h,
+        Err(e) => return vec![(String::new(), Err(e.to_string()))],
+    };
+    let pacer = Arc::new(crate::aws::mcp::pace::Pacer::new(pace));
+    let server = Arc::new(server);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let checks = endpoints.into_iter().map(|endpoint| {
+        let (http, server, pacer, creds) = (http.clone(), server.clone(), pacer.clone(), creds.clone());
+        async move {
+            let url = endpoint.url.clone();
+            let region = endpoint.region.clone();
+            let session = crate::aws::mcp::client::McpSession::new(
+                http,
+                server,
+                endpoint,
+                &account.id,
+                creds,
+                pacer,
+            );
+            let listed = session.list_tools(deadline).await;
+            session.close().await;
+            let result = match listed {
+                Err(e) => Err(format!(
+                    "{e} ({url}; the role {} signs the requests)",
+                    account.role_arn
+                )),
+                Ok(tools) => {
+                    let names: Vec<String> = tools.into_iter().map(|t| t.name).collect();
+                    if names
+                        .iter()
+                        .any(|n| n == "aws___run_script" || n.ends_with("call_aws"))
+                    {
+                        Ok(names)
+                    } else {
+                        Err(format!(
+                            "the server at {url} offers neither aws___run_script nor call_aws (it offers {}); check mcp.url",
+                            names.join(", ")
+                        ))
+                    }
+                }
+            };
+            (region, result)
+        }
+    });
+    futures_util::future::join_all(checks).await
 }
 
 /// The rows as a plain-text table.

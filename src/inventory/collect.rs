@@ -5,7 +5,8 @@
 
 use super::kinds::Kind;
 use crate::aws::read::caps::Budget;
-use crate::aws::read::fanout::{self, Reader, Refused};
+use crate::aws::read::fanout::{self, Refused};
+use crate::aws::read::reader::{Read, Reader};
 use crate::aws::read::views::{cell, select};
 use crate::aws::scoped::ScopedAws;
 use crate::store::runs::{Failed, Item, Snapshot};
@@ -86,7 +87,7 @@ pub fn items(kind: &Kind, account: &str, region: &str, result: &Value) -> Vec<It
 }
 
 /// Reads `kinds` in `accounts` (names or `all`) and `regions` (empty: each account's) within
-/// what `aws` may reach; all kinds and targets at once, paced by the reader's limiter.
+/// what `aws` may reach; all kinds and targets at once, batched and paced by the reader.
 pub async fn collect(
     reader: &Reader,
     aws: &ScopedAws,
@@ -113,46 +114,46 @@ pub async fn collect(
         }
         plans.push((kind, plan));
     }
-    let calls = plans.iter().map(|(_, p)| p.targets.len()).sum();
-    let runs = plans.iter().map(|(kind, plan)| async move {
-        let results = reader
-            .run(
-                aws,
-                &kind.call,
-                &plan.targets,
-                &Budget::unlimited(),
-                &|_, _| {},
-            )
-            .await;
-        (*kind, results)
-    });
+    // Every kind in every target in one go: the reader batches all reads of one account
+    // through one endpoint into as few requests as it can.
+    let mut reads = Vec::new();
+    let mut kind_of = Vec::new();
+    for (kind, plan) in &plans {
+        for t in &plan.targets {
+            reads.push(Read {
+                call: kind.call.clone(),
+                target: t.clone(),
+            });
+            kind_of.push(*kind);
+        }
+    }
+    let calls = reads.len();
+    let results = reader
+        .run_all(aws, &reads, &Budget::unlimited(), &|_, _| {})
+        .await;
     let mut snapshot = Snapshot {
         run,
         ..Snapshot::default()
     };
     let mut names = BTreeMap::new();
     let mut targets = Vec::new();
-    for (kind, results) in futures_util::future::join_all(runs).await {
-        for r in results {
-            names.insert(r.target.account.clone(), r.target.name.clone());
-            targets.push((
-                kind.name.clone(),
-                r.target.account.clone(),
-                r.target.region.clone(),
-            ));
-            match r.outcome {
-                Ok(v) => {
-                    snapshot
-                        .items
-                        .extend(items(kind, &r.target.account, &r.target.region, &v))
-                }
-                Err(e) => snapshot.failed.push(Failed {
-                    kind: kind.name.clone(),
-                    account: r.target.account.clone(),
-                    region: r.target.region.clone(),
-                    error: e.message,
-                }),
-            }
+    for (kind, r) in kind_of.into_iter().zip(results) {
+        names.insert(r.target.account.clone(), r.target.name.clone());
+        targets.push((
+            kind.name.clone(),
+            r.target.account.clone(),
+            r.target.region.clone(),
+        ));
+        match r.outcome {
+            Ok(v) => snapshot
+                .items
+                .extend(items(kind, &r.target.account, &r.target.region, &v)),
+            Err(e) => snapshot.failed.push(Failed {
+                kind: kind.name.clone(),
+                account: r.target.account.clone(),
+                region: r.target.region.clone(),
+                error: e.message,
+            }),
         }
     }
     snapshot.items.sort();

@@ -17,7 +17,7 @@ pub mod schedule;
 use crate::access::{Access, Authorization};
 use crate::aws::pool::CredentialPool;
 use crate::aws::principal::Principal;
-use crate::aws::read::fanout::Reader;
+use crate::aws::read::reader::Reader;
 use crate::aws::scoped::ScopedAws;
 use crate::core::answer::{Answer, Target};
 use crate::core::dispatch::Core;

@@ -375,9 +375,9 @@ async fn the_terminal_asks_and_runs_through_the_same_agent() {
     std::fs::write(
         &cfg,
         format!(
-            "{}[mcp]\nurl = \"{}\"\nsigning_region = \"us-east-1\"\nserver = \"hosted\"\n[agent]\nmodel_id = \"{MODEL}\"\n",
+            "{}[mcp]\nurl = \"{}\"\nendpoint_regions = [\"us-east-1\", \"eu-west-1\"]\nserver = \"hosted\"\n[agent]\nmodel_id = \"{MODEL}\"\n",
             sections(),
-            mcp.mcp_url()
+            mcp.mcp_regional()
         ),
     )
     .unwrap();
@@ -447,9 +447,9 @@ async fn check_aws_reports_the_mcp_server_and_the_model() {
     std::fs::write(
         &cfg,
         format!(
-            "{}[mcp]\nurl = \"{}\"\nsigning_region = \"us-east-1\"\nserver = \"hosted\"\n[agent]\nmodel_id = \"{MODEL}\"\n",
+            "{}[mcp]\nurl = \"{}\"\nendpoint_regions = [\"us-east-1\", \"eu-west-1\"]\nserver = \"hosted\"\n[agent]\nmodel_id = \"{MODEL}\"\n",
             sections(),
-            mcp.mcp_url()
+            mcp.mcp_regional()
         ),
     )
     .unwrap();
@@ -480,10 +480,14 @@ async fn check_aws_reports_the_mcp_server_and_the_model() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        stdout.contains("MCP server      ok  4 tools: aws___run_script"),
-        "{stdout}"
-    );
+    // Every endpoint in use (the accounts' Regions both have one) lists its tools.
+    for region in ["us-east-1", "eu-west-1"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("MCP {region}"))
+                && l.contains("ok  4 tools: aws___run_script")),
+            "{stdout}"
+        );
+    }
     assert!(
         stdout.contains(&format!("Bedrock         ok  {MODEL}")),
         "{stdout}"

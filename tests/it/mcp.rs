@@ -4,6 +4,9 @@
 
 use crate::peers::{FakeMcp, awslabs_mcp, moto};
 use opsbot::aws::mcp::client::{McpError, McpServer, McpSession};
+use opsbot::aws::mcp::endpoints::{Endpoint, Endpoints};
+use opsbot::aws::mcp::pace::{PaceSettings, Pacer};
+use tokio::time::Instant;
 use opsbot::aws::read::fanout::{cli_value, merge_pages, script_value};
 use opsbot::aws::read::guard;
 use opsbot::aws::read::script;
@@ -14,10 +17,36 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-fn server(url: &str, region: &str) -> Arc<McpServer> {
-    Arc::new(McpServer {
+/// A session at `url` signing for `region` as `account`, paced at `rps` requests per second
+/// (a high rate plays another client sharing the account's quota).
+fn session(url: &str, region: &str, account: &str, creds: AwsCredentials, rps: f64) -> McpSession {
+    let endpoint = Endpoint {
         url: url.into(),
-        signing_region: region.into(),
+        region: region.into(),
+    };
+    let pacer = Arc::new(Pacer::new(PaceSettings {
+        requests_per_second: rps,
+        burst: 1,
+        in_flight: 27,
+    }));
+    McpSession::new(
+        opsbot::aws::mcp::client::http_client().unwrap(),
+        server(endpoint.clone()),
+        endpoint,
+        account,
+        creds,
+        pacer,
+    )
+}
+
+/// A deadline far enough for any test.
+fn later() -> Instant {
+    Instant::now() + Duration::from_secs(120)
+}
+
+fn server(endpoint: Endpoint) -> Arc<McpServer> {
+    Arc::new(McpServer {
+        endpoints: Endpoints::Fixed(endpoint),
         timeout: Duration::from_secs(30),
         retry: RetryPolicy {
             max_retries: 4,
@@ -73,12 +102,8 @@ async fn against_the_awslabs_server_call_aws_reads_moto_with_parameters_as_flags
     // Two instances in moto's default account: one stopped.
     let ec2 = aws_sdk_ec2_like(&moto).await;
     let peer = awslabs_mcp(&moto);
-    let session = McpSession::new(
-        reqwest::Client::new(),
-        server(&peer.get("url"), "us-east-1"),
-        static_creds(),
-    );
-    let tools = session.list_tools().await.unwrap();
+    let session = session(&peer.get("url"), "us-east-1", "123456789012", static_creds(), 3.0);
+    let tools = session.list_tools(later()).await.unwrap();
     assert!(tools.iter().any(|t| t.name == "call_aws"), "{tools:?}");
     assert!(!tools.iter().any(|t| t.name == "aws___run_script"));
 
@@ -93,6 +118,7 @@ async fn against_the_awslabs_server_call_aws_reads_moto_with_parameters_as_flags
             "call_aws",
             json!({"cli_command": script::cli_command(&call, "us-east-1")}),
             Some("us-east-1"),
+            later(),
         )
         .await
         .unwrap();
@@ -157,12 +183,8 @@ async fn against_the_hosted_fake_every_request_is_signed_and_runs_as_the_signer(
     let mcp = FakeMcp::start();
     let seed = mcp.seed().await;
     let creds = assumed(&mcp, "111111111111").await;
-    let session = McpSession::new(
-        reqwest::Client::new(),
-        server(&mcp.mcp_url(), "us-east-1"),
-        creds.clone(),
-    );
-    let tools = session.list_tools().await.unwrap();
+    let session = session(&mcp.mcp_url(), "us-east-1", "111111111111", creds.clone(), 3.0);
+    let tools = session.list_tools(later()).await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
@@ -180,6 +202,7 @@ async fn against_the_hosted_fake_every_request_is_signed_and_runs_as_the_signer(
             "aws___run_script",
             json!({"code": script::run_script(&call, "eu-west-1", 10)}),
             Some("eu-west-1"),
+            later(),
         )
         .await
         .unwrap();
@@ -220,7 +243,7 @@ async fn against_the_hosted_fake_every_request_is_signed_and_runs_as_the_signer(
     }
     // Session expiry: a 404 makes a new session once, transparently.
     mcp.control("expire_sessions", json!({})).await;
-    session.list_tools().await.unwrap();
+    session.list_tools(later()).await.unwrap();
     // Close: DELETE.
     session.close().await;
     let requests = mcp.get("requests").await;
@@ -234,26 +257,19 @@ async fn a_bad_signature_region_is_refused_and_throttling_is_retried() {
     opsbot::install_crypto();
     let mcp = FakeMcp::start();
     let creds = assumed(&mcp, "222222222222").await;
-    let wrong = McpSession::new(
-        reqwest::Client::new(),
-        server(&mcp.mcp_url(), "eu-west-1"),
-        creds.clone(),
-    );
-    match wrong.list_tools().await {
+    let wrong = session(&mcp.mcp_url(), "eu-west-1", "222222222222", creds.clone(), 3.0);
+    match wrong.list_tools(later()).await {
         Err(McpError::Denied { status: 403, .. }) => {}
         other => panic!("{other:?}"),
     }
-    // Eight concurrent calls on one account and region: beyond 3/s the fake answers 429, and
-    // the client retries after Retry-After until every call succeeds.
-    let session = Arc::new(McpSession::new(
-        reqwest::Client::new(),
-        server(&mcp.mcp_url(), "us-east-1"),
-        creds,
-    ));
+    // Eight concurrent calls on one account and endpoint, sent as if another client shared
+    // the quota (paced at 100/s): beyond 3/s the fake answers 429, and the client waits and
+    // goes again until every call succeeds.
+    let session = Arc::new(session(&mcp.mcp_url(), "us-east-1", "222222222222", creds, 100.0));
     let calls = (0..8).map(|_| {
         let s = session.clone();
         async move {
-            s.call_tool("aws___list_regions", json!({}), Some("us-east-1"))
+            s.call_tool("aws___list_regions", json!({}), Some("us-east-1"), later())
                 .await
         }
     });

@@ -131,6 +131,11 @@ impl FakeMcp {
         self.peer.get("mcp")
     }
 
+    /// The endpoint per Region, `…/{region}/mcp` (for `mcp.url` with `{region}`).
+    pub fn mcp_regional(&self) -> String {
+        self.peer.get("mcp_regional")
+    }
+
     /// Its moto (STS for the credential pool, and the AWS APIs the scripts call).
     pub fn moto_url(&self) -> String {
         self.peer.get("moto")

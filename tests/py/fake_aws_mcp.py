@@ -5,12 +5,21 @@ Start: ``python tests/py/fake_aws_mcp.py [--region us-east-1]``. It runs moto in
 127.0.0.1, then prints one JSON line ``{"mcp": ..., "moto": ..., "control": ...}``. It exits
 at EOF on stdin or on SIGTERM. ``--self-test`` checks the SigV4 verifier and exits.
 
-Every ``/mcp`` request must be SigV4-signed (service ``aws-mcp``, the ``--region``), by the
+It serves one endpoint per Region, like the hosted server's ``aws-mcp.<region>.api.aws``:
+``/<region>/mcp`` for each Region in ``REGIONS``, and ``/mcp`` for ``--region``. Every request
+must be SigV4-signed (service ``aws-mcp``, signing Region = the endpoint's Region), by the
 static test key ``testing``/``testing`` (account 123456789012) or by temporary credentials
 that moto's STS issued (their account is the assumed role's). ``aws___run_script`` runs
 Python whose only way out is ``await call_boto3(...)``, against moto, as the signer.
 ``/_fake/*`` (unsigned) inspects and steers the fake. This is a test double, not a sandbox
 that withstands a determined attacker.
+
+Quotas, as AWS documents them ("Quotas for AWS MCP Server"): 3 requests per second sustained
+per account per endpoint Region, counting every request (initialize, notifications,
+tools/list, tools/call, DELETE), whatever Region the call itself targets; 27 concurrent
+connections per account per endpoint Region. Beyond either: HTTP 429. The rate is enforced as a
+sliding one-second window (the strictest reading of "per second"); the Retry-After header is not
+documented, so it is sent only when a test asks for it (``rate_limit {retry_after}``).
 """
 from __future__ import annotations
 
@@ -160,23 +169,40 @@ class FakeState:
             self.delay_ms = 0
             self.failures: dict[str, tuple[str, str]] = {}
             self.rate_per_second = 3
+            self.max_connections = 27
+            self.retry_after: str | None = None
             self.windows: dict[tuple[str, str], deque] = {}
+            self.in_flight: dict[tuple[str, str], int] = {}
             self.rate_limited = 0
+            self.peak_in_flight = 0
 
-    def admit(self, account: str, region: str) -> bool:
-        """Sliding 1-second window per (account, region); False (and counted) when over."""
+    def admit(self, account: str, endpoint: str) -> bool:
+        """One request of ``account`` at the ``endpoint`` Region: within the sliding 1-second
+        window and the connection limit, it is counted in flight (``release`` ends it) and True;
+        otherwise False (and counted)."""
+        key = (account, endpoint)
         with self.lock:
-            if self.rate_per_second <= 0:
-                return True
-            now = time.monotonic()
-            window = self.windows.setdefault((account, region), deque())
-            while window and now - window[0] >= 1.0:
-                window.popleft()
-            if len(window) >= self.rate_per_second:
+            if self.in_flight.get(key, 0) >= self.max_connections:
                 self.rate_limited += 1
                 return False
-            window.append(now)
+            if self.rate_per_second > 0:
+                now = time.monotonic()
+                window = self.windows.setdefault(key, deque())
+                while window and now - window[0] >= 1.0:
+                    window.popleft()
+                if len(window) >= self.rate_per_second:
+                    self.rate_limited += 1
+                    return False
+                window.append(now)
+            self.in_flight[key] = self.in_flight.get(key, 0) + 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight[key])
             return True
+
+    def release(self, account: str, endpoint: str) -> None:
+        """The request of ``admit`` has been answered (its response fully sent)."""
+        with self.lock:
+            key = (account, endpoint)
+            self.in_flight[key] = max(0, self.in_flight.get(key, 0) - 1)
 
     def client(self, signer: Signer, service: str, region: str) -> Any:
         """A cached boto3 client for moto with the signer's credentials."""
@@ -488,18 +514,22 @@ class McpHandler:
     def __init__(self, state: FakeState):
         self.state = state
 
-    def __call__(self, request: Request) -> Response:
+    def __call__(self, request: Request, endpoint: str) -> Response:
         record = {"method": request.method, "rpc_method": None, "session": request.headers.get("Mcp-Session-Id"),
-                  "access_key": None, "account": None, "status": None, "signed_headers": [], "region_meta": None}
+                  "access_key": None, "account": None, "status": None, "signed_headers": [], "region_meta": None,
+                  "endpoint": endpoint, "at": time.monotonic()}
+        admitted: list[str] = []
         try:
-            response = self.handle(request, record)
+            response = self.handle(request, record, endpoint, admitted)
         except HttpError as err:
             response = json_response(err.status, err.body, err.headers)
+        if admitted:
+            response.call_on_close(lambda: self.state.release(admitted[0], endpoint))
         record["status"] = response.status_code
         self.state.append("requests", record)
         return response
 
-    def handle(self, request: Request, record: dict) -> Response:
+    def handle(self, request: Request, record: dict, endpoint: str, admitted: list[str]) -> Response:
         if request.method not in ("POST", "DELETE"):
             raise HttpError(405, rpc_error_body(None, -32000, "Method not allowed"), {"Allow": "POST, DELETE"})
         if (request.content_length or 0) > MAX_BODY:
@@ -509,8 +539,14 @@ class McpHandler:
         record.update(access_key=auth.access_key, signed_headers=auth.signed_headers)
         headers = lower_headers(request.headers.items())
         raw_uri = request.environ.get("RAW_URI") or request.full_path.rstrip("?")
-        signer = verify_sigv4(auth, request.method, raw_uri, headers, body, self.state.region)
+        signer = verify_sigv4(auth, request.method, raw_uri, headers, body, endpoint)
         record["account"] = signer.account
+        # The quota counts every request of this account at this endpoint, whatever it asks.
+        if not self.state.admit(signer.account, endpoint):
+            with self.state.lock:
+                after = self.state.retry_after
+            raise HttpError(429, {"message": "Rate exceeded"}, {"Retry-After": after} if after else {})
+        admitted.append(signer.account)
         if request.method == "DELETE":
             sid = self.session(request, signer, None)
             with self.state.lock:
@@ -595,9 +631,7 @@ class McpHandler:
         return json_response(200, {"jsonrpc": "2.0", "id": rpc_id, "result": result})
 
     def tools_call(self, rpc_id: Any, params: dict, ctx: ToolContext) -> Response:
-        """Rate limit, run the tool, answer as SSE: a log notification, then the result."""
-        if not self.state.admit(ctx.signer.account, ctx.region):
-            raise HttpError(429, {"message": "Rate exceeded"}, {"Retry-After": "1"})
+        """Run the tool, answer as SSE: a log notification, then the result."""
         name = params.get("name")
         tool = next((t for t in TOOLS if t["name"] == name), None)
         if tool is None:
@@ -794,7 +828,8 @@ def control(state: FakeState, request: Request) -> Response:
     if action == ("GET", "stats"):
         with state.lock:
             return json_response(200, {"rate_limited": state.rate_limited, "sessions": len(state.sessions),
-                                       "calls": len(state.calls), "requests": len(state.requests)})
+                                       "calls": len(state.calls), "requests": len(state.requests),
+                                       "peak_in_flight": state.peak_in_flight})
     if action == ("POST", "reset"):
         state.reset()
     elif action == ("POST", "expire_sessions"):
@@ -814,6 +849,8 @@ def control(state: FakeState, request: Request) -> Response:
     elif action == ("POST", "rate_limit"):
         with state.lock:
             state.rate_per_second = max(0, int(body.get("per_second", 3)))
+            state.max_connections = max(1, int(body.get("connections", 27)))
+            state.retry_after = str(body["retry_after"]) if body.get("retry_after") is not None else None
             state.windows.clear()
     elif action == ("POST", "seed"):
         return json_response(200, seed(state))
@@ -835,8 +872,11 @@ class FakeApp:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
         try:
+            parts = request.path.strip("/").split("/")
             if request.path == "/mcp":
-                response = self.mcp(request)
+                response = self.mcp(request, self.state.region)
+            elif len(parts) == 2 and parts[1] == "mcp" and parts[0] in REGIONS:
+                response = self.mcp(request, parts[0])
             elif request.path.startswith("/_fake/"):
                 response = control(self.state, request)
             else:
@@ -899,7 +939,8 @@ def serve(region: str, wait_for_stdin: bool) -> None:
     server = make_server("127.0.0.1", 0, FakeApp(state), threaded=True)
     threading.Thread(target=server.serve_forever, name="fake-aws-mcp", daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
-    print(json.dumps({"mcp": f"{base}/mcp", "moto": state.moto_url, "control": f"{base}/_fake"}), flush=True)
+    print(json.dumps({"mcp": f"{base}/mcp", "mcp_regional": f"{base}/{{region}}/mcp", "moto": state.moto_url,
+                      "control": f"{base}/_fake"}), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

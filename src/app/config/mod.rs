@@ -440,7 +440,7 @@ impl Config {
             }
         };
         format!(
-            "configuration {} is valid\n  slack mode:     {mode}\n  teams:          {teams}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person, {} waiting, answers time out after {} s\n  store:          {}\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  aws sessions:   {} s, refreshed {} s before expiry, session tags {}\n  mcp server:     {} ({}; signing region {}, {} req/s per account and region)\n  agent:          {}\n  schedules:      {}\n  secrets:        {} set",
+            "configuration {} is valid\n  slack mode:     {mode}\n  teams:          {teams}\n  slack api:      {}\n  slash command:  {}\n  work limits:    {} at once, {} per person, {} waiting, answers time out after {} s\n  store:          {}\n  accounts:       {accounts}\n  discovery:      {}\n  access policy:  {} grant(s), {} channel rule(s), other channels allow {}, DMs allow {}\n  identity:       {}\n  aws sessions:   {} s, refreshed {} s before expiry, session tags {}\n  mcp server:     {} ({}; {} req/s per account per endpoint Region, burst {}, {} reads per script)\n  agent:          {}\n  schedules:      {}\n  secrets:        {} set",
             self.source.display(),
             self.slack.api_url,
             self.slack.command,
@@ -462,7 +462,7 @@ impl Config {
             self.aws.duration.as_secs(),
             self.aws.refresh_margin.as_secs(),
             if self.aws.session_tags { "on" } else { "off" },
-            self.mcp.server.url,
+            self.mcp.server.endpoints.describe(),
             match self.mcp.server.runs_as {
                 crate::aws::mcp::client::RunsAs::Signer =>
                     "hosted: every call runs as the asking person".to_string(),
@@ -471,8 +471,9 @@ impl Config {
                     crate::aws::mcp::settings::SELF_HOSTED_LOSS
                 ),
             },
-            self.mcp.server.signing_region,
-            self.mcp.requests_per_second,
+            self.mcp.pace.requests_per_second,
+            self.mcp.pace.burst,
+            self.mcp.max_reads_per_script,
             match &self.agent {
                 Some(a) => format!(
                     "{} in {} (at most {} turns, {} tool calls, {} s)",

@@ -1,25 +1,34 @@
-//! One MCP session over Streamable HTTP, signed with one identity's credentials.
+//! One MCP session over Streamable HTTP, for one signing identity at one endpoint.
 //!
 //! `initialize` (pinned protocol version, no client capabilities) then
 //! `notifications/initialized`; `tools/list` with cursor paging; `tools/call` with the region in
-//! `params._meta.AWS_REGION`; DELETE when the session is dropped. A 404 on a known session means
-//! it expired: initialize again once and retry. 429 and 5xx are retried with backoff and jitter
-//! (the server's `Retry-After` when it sends one), bounded.
+//! `params._meta.AWS_REGION`; DELETE when the session is dropped. Every HTTP request, set-up
+//! included, waits for its turn in the shared [`Pacer`] (the server's quota counts every
+//! request, per account per endpoint Region). A 404 on a known session means it expired:
+//! initialize again once and retry. A 429 is not a failure until the caller's deadline says so:
+//! its `Retry-After` (or jittered backoff) holds every request of that account and endpoint,
+//! then the request goes back through the pacer. 5xx is retried a bounded number of times.
+//! Redirects are never followed.
 
+use super::endpoints::{Endpoint, Endpoints};
+use super::pace::{PaceKey, Pacer};
 use super::sigv4;
 use super::sse;
 use crate::aws::sts::AwsCredentials;
-use crate::retry::{self, Attempt, RetryPolicy};
+use crate::retry::{self, RetryPolicy};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 /// The MCP protocol version opsbot speaks (the hosted server accepts it).
 pub const PROTOCOL_VERSION: &str = "2025-06-18";
 /// Largest response body read.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// How long closing a session (DELETE) may wait for its turn and answer.
+const CLOSE_WITHIN: Duration = Duration::from_secs(10);
 
 /// Why an MCP request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,9 +43,22 @@ pub enum McpError {
         /// The server's message.
         message: String,
     },
-    /// Still throttled (HTTP 429) after the allowed retries.
-    #[error("the MCP server is throttling requests (HTTP 429) for this account and region")]
-    Throttled,
+    /// Still throttled (HTTP 429) when the deadline came.
+    #[error(
+        "the AWS MCP Server's rate limit (3 requests per second per account through each endpoint Region) kept answering 429 through the {endpoint} endpoint until this answer's deadline; others may share the quota (the same role used elsewhere): try again in a minute"
+    )]
+    Throttled {
+        /// The endpoint's Region.
+        endpoint: String,
+    },
+    /// No turn within the quota before the deadline (the pacer's queue was too long).
+    #[error(
+        "no room in the AWS MCP Server's quota (3 requests per second per account through the {endpoint} endpoint) before this answer's deadline: ask about fewer accounts or kinds at once, or try again"
+    )]
+    Late {
+        /// The endpoint's Region.
+        endpoint: String,
+    },
     /// The server failed (5xx) after the allowed retries, or answered another HTTP error.
     #[error("the MCP server answered HTTP {status}: {message}")]
     Http {
@@ -88,13 +110,11 @@ pub enum RunsAs {
 /// Where the server is and how to talk to it.
 #[derive(Debug, Clone)]
 pub struct McpServer {
-    /// Endpoint URL, e.g. `https://aws-mcp.us-east-1.api.aws/mcp`.
-    pub url: String,
-    /// SigV4 signing region.
-    pub signing_region: String,
+    /// The endpoint(s): one URL, or one per Region (`mcp.url` with `{region}`).
+    pub endpoints: Endpoints,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Retries for 429 and 5xx.
+    /// Retries for 5xx (429 is retried until the caller's deadline).
     pub retry: RetryPolicy,
     /// Whose identity AWS calls run with there.
     pub runs_as: RunsAs,
@@ -127,28 +147,64 @@ struct Negotiated {
     version: String,
 }
 
+/// How one exchange failed.
 enum Failure {
+    /// 404 on a session: it expired.
     Expired,
-    Retry(Option<Duration>, McpError),
+    /// Anything else.
     Fatal(McpError),
 }
 
-/// One session, for one signing identity.
+impl From<McpError> for Failure {
+    fn from(e: McpError) -> Self {
+        Self::Fatal(e)
+    }
+}
+
+/// A response, read whole while the request held its turn.
+struct Reply {
+    status: u16,
+    session: Option<String>,
+    content_type: String,
+    body: String,
+    retry_after: Option<Duration>,
+    location: Option<String>,
+}
+
+/// One session, for one signing identity at one endpoint.
 pub struct McpSession {
     http: reqwest::Client,
     server: Arc<McpServer>,
+    endpoint: Endpoint,
     creds: AwsCredentials,
+    pacer: Arc<Pacer>,
+    key: PaceKey,
     state: Mutex<Option<Arc<Negotiated>>>,
     ids: AtomicU64,
 }
 
 impl McpSession {
-    /// A session (not yet initialized) signing with `creds`.
-    pub fn new(http: reqwest::Client, server: Arc<McpServer>, creds: AwsCredentials) -> Self {
+    /// A session (not yet initialized) at `endpoint`, signing with `creds` of `account`, every
+    /// request paced by `pacer`.
+    pub fn new(
+        http: reqwest::Client,
+        server: Arc<McpServer>,
+        endpoint: Endpoint,
+        account: &str,
+        creds: AwsCredentials,
+        pacer: Arc<Pacer>,
+    ) -> Self {
+        let key = PaceKey {
+            account: account.to_string(),
+            endpoint: endpoint.region.clone(),
+        };
         Self {
             http,
             server,
+            endpoint,
             creds,
+            pacer,
+            key,
             state: Mutex::new(None),
             ids: AtomicU64::new(1),
         }
@@ -159,8 +215,18 @@ impl McpSession {
         &self.creds.access_key_id
     }
 
+    /// When the signing credentials expire (the session ends then).
+    pub fn expiration(&self) -> SystemTime {
+        self.creds.expiration
+    }
+
+    /// Where this session talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
     /// Every tool the server offers (follows `nextCursor`, at most 20 pages).
-    pub async fn list_tools(&self) -> Result<Vec<ToolInfo>, McpError> {
+    pub async fn list_tools(&self, deadline: Instant) -> Result<Vec<ToolInfo>, McpError> {
         let mut tools = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..20 {
@@ -168,7 +234,7 @@ impl McpSession {
                 Some(c) => json!({ "cursor": c }),
                 None => json!({}),
             };
-            let result = self.rpc("tools/list", params).await?;
+            let result = self.rpc("tools/list", params, deadline).await?;
             for t in result["tools"].as_array().into_iter().flatten() {
                 tools.push(ToolInfo {
                     name: t["name"].as_str().unwrap_or_default().to_string(),
@@ -187,18 +253,20 @@ impl McpSession {
         Err(McpError::Protocol("tools/list pages never end".into()))
     }
 
-    /// Calls `name` with `arguments`, in `region` (sent as `_meta.AWS_REGION`).
+    /// Calls `name` with `arguments`, in `region` (sent as `_meta.AWS_REGION`), before
+    /// `deadline`.
     pub async fn call_tool(
         &self,
         name: &str,
         arguments: Value,
         region: Option<&str>,
+        deadline: Instant,
     ) -> Result<ToolResult, McpError> {
         let mut params = json!({ "name": name, "arguments": arguments });
         if let Some(r) = region {
             params["_meta"] = json!({ "AWS_REGION": r });
         }
-        let result = self.rpc("tools/call", params).await?;
+        let result = self.rpc("tools/call", params, deadline).await?;
         let text = result["content"]
             .as_array()
             .into_iter()
@@ -214,7 +282,8 @@ impl McpSession {
         })
     }
 
-    /// Ends the session on the server (DELETE); errors are only logged.
+    /// Ends the session on the server (DELETE, paced like any request); errors are only
+    /// logged.
     pub async fn close(&self) {
         let Some(n) = self.state.lock().await.take() else {
             return;
@@ -224,18 +293,23 @@ impl McpSession {
             ("mcp-session-id", id.as_str()),
             ("mcp-protocol-version", n.version.as_str()),
         ];
-        match self.send("DELETE", Vec::new(), &headers).await {
-            Ok(res) => tracing::debug!(status = res.status().as_u16(), "MCP session closed"),
+        let deadline = Instant::now() + CLOSE_WITHIN;
+        match self.exchange("DELETE", Vec::new(), &headers, deadline).await {
+            Ok(r) => tracing::debug!(status = r.status, "MCP session closed"),
             Err(e) => tracing::debug!(error = %e, "MCP session close failed"),
         }
     }
 
     /// One JSON-RPC request: initializes first if needed; a 404 re-initializes once.
-    async fn rpc(&self, method: &str, params: Value) -> Result<Value, McpError> {
+    async fn rpc(&self, method: &str, params: Value, deadline: Instant) -> Result<Value, McpError> {
         let mut renewed = false;
         loop {
-            let negotiated = self.negotiated().await?;
-            match self.request(method, params.clone(), &negotiated).await {
+            let negotiated = self.negotiated(deadline).await?;
+            let id = self.ids.fetch_add(1, Ordering::Relaxed);
+            let body = rpc_body(id, method, params.clone())?;
+            let headers = session_headers(&negotiated);
+            let reply = self.exchange("POST", body, &headers, deadline).await?;
+            match result_of(&reply, id) {
                 Err(Failure::Expired) if !renewed => {
                     tracing::info!("MCP session expired; initializing a new one");
                     renewed = true;
@@ -245,14 +319,14 @@ impl McpSession {
                     }
                 }
                 Err(Failure::Expired) => return Err(McpError::SessionExpired),
-                Err(Failure::Retry(_, e) | Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Fatal(e)) => return Err(e),
                 Ok(v) => return Ok(v),
             }
         }
     }
 
     /// The negotiated session, initializing it (once, whoever asks first) if needed.
-    async fn negotiated(&self) -> Result<Arc<Negotiated>, McpError> {
+    async fn negotiated(&self, deadline: Instant) -> Result<Arc<Negotiated>, McpError> {
         let mut state = self.state.lock().await;
         if let Some(n) = state.as_ref() {
             return Ok(n.clone());
@@ -262,25 +336,35 @@ impl McpSession {
             "capabilities": {},
             "clientInfo": {"name": "opsbot", "version": env!("CARGO_PKG_VERSION")},
         });
-        let (result, session_id) = self.initialize(init).await?;
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        let reply = self
+            .exchange("POST", rpc_body(id, "initialize", init)?, &[], deadline)
+            .await?;
+        let result = match result_of(&reply, id) {
+            Ok(v) => v,
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Expired) => {
+                return Err(McpError::Protocol(
+                    "initialize answered 404; check [mcp] url (it ends in /mcp)".into(),
+                ));
+            }
+        };
         let version = result["protocolVersion"]
             .as_str()
             .unwrap_or(PROTOCOL_VERSION)
             .to_string();
         let n = Arc::new(Negotiated {
-            session_id,
+            session_id: reply.session,
             version,
         });
         let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
         let body = serde_json::to_vec(&note).map_err(|e| McpError::Protocol(e.to_string()))?;
-        let headers = session_headers(&n);
-        let res = self
-            .send("POST", body, &headers)
-            .await
-            .map_err(|e| McpError::Transport(e.to_string()))?;
-        if !res.status().is_success() {
+        let reply = self
+            .exchange("POST", body, &session_headers(&n), deadline)
+            .await?;
+        if !(200..300).contains(&reply.status) {
             return Err(McpError::Http {
-                status: res.status().as_u16(),
+                status: reply.status,
                 message: "notifications/initialized was refused".into(),
             });
         }
@@ -288,66 +372,73 @@ impl McpSession {
         Ok(n)
     }
 
-    async fn initialize(&self, params: Value) -> Result<(Value, Option<String>), McpError> {
-        let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        let body = &rpc_body(id, "initialize", params)?;
-        retry::run(self.server.retry, "mcp initialize", move || async move {
-            let res = match self.send("POST", body.clone(), &[]).await {
-                Ok(r) => r,
-                Err(e) => return Attempt::Done(Err(McpError::Transport(e.to_string()))),
-            };
-            let session = res
-                .headers()
-                .get("mcp-session-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            match read(res, id).await {
-                Ok(v) => Attempt::Done(Ok((v, session))),
-                Err(Failure::Retry(after, e)) => Attempt::Retry { after, error: e },
-                Err(Failure::Fatal(e)) => Attempt::Done(Err(e)),
-                Err(Failure::Expired) => Attempt::Done(Err(McpError::Protocol(
-                    "initialize answered 404; check [mcp] url (it ends in /mcp)".into(),
-                ))),
-            }
-        })
-        .await
-    }
-
-    /// Sends one request in the session, retrying throttling and server errors.
-    async fn request(&self, method: &str, params: Value, n: &Negotiated) -> Result<Value, Failure> {
-        let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        let body = rpc_body(id, method, params).map_err(Failure::Fatal)?;
-        let headers = session_headers(n);
-        let mut attempt = 0;
+    /// Sends one request in its turn and reads the reply; 429 waits (holding the whole key)
+    /// and goes again until `deadline`, 5xx a bounded number of times. Other statuses are the
+    /// caller's.
+    async fn exchange(
+        &self,
+        method: &str,
+        body: Vec<u8>,
+        extra: &[(&str, &str)],
+        deadline: Instant,
+    ) -> Result<Reply, McpError> {
+        let endpoint = || self.endpoint.region.clone();
+        let mut throttled = 0u32;
+        let mut failed = 0u32;
         loop {
-            let res = self
-                .send("POST", body.clone(), &headers)
-                .await
-                .map_err(|e| Failure::Fatal(McpError::Transport(e.to_string())))?;
-            match read(res, id).await {
-                Err(Failure::Retry(after, e)) => {
-                    if attempt >= self.server.retry.max_retries {
-                        return Err(Failure::Fatal(e));
+            let turn = self.pacer.turn(&self.key, deadline).await;
+            let Ok(_turn) = turn else {
+                return Err(if throttled > 0 {
+                    McpError::Throttled {
+                        endpoint: endpoint(),
                     }
-                    let wait = retry::wait_for(self.server.retry, attempt, after);
-                    attempt += 1;
-                    tracing::info!(method, retry = attempt, wait_ms = wait.as_millis() as u64, error = %e, "MCP throttled or unavailable; retrying");
-                    tokio::time::sleep(wait).await;
+                } else {
+                    McpError::Late {
+                        endpoint: endpoint(),
+                    }
+                });
+            };
+            let reply = self.send(method, body.clone(), extra, deadline).await?;
+            drop(_turn);
+            let wait = match reply.status {
+                429 => {
+                    let wait = retry::wait_for(self.server.retry, throttled.min(8), reply.retry_after);
+                    throttled += 1;
+                    self.pacer.back_off(&self.key, wait);
+                    if Instant::now() + wait >= deadline {
+                        return Err(McpError::Throttled {
+                            endpoint: endpoint(),
+                        });
+                    }
+                    tracing::info!(endpoint = %self.endpoint.region, account = %self.key.account, retry = throttled, wait_ms = wait.as_millis() as u64, "MCP server throttled (429); waiting its turn again");
+                    wait
                 }
-                other => return other,
+                500..=599 if failed < self.server.retry.max_retries => {
+                    let wait = retry::wait_for(self.server.retry, failed, reply.retry_after);
+                    failed += 1;
+                    tracing::info!(status = reply.status, retry = failed, wait_ms = wait.as_millis() as u64, "MCP server error; retrying");
+                    wait
+                }
+                _ => return Ok(reply),
+            };
+            if Instant::now() + wait >= deadline {
+                return Ok(reply);
             }
+            tokio::time::sleep(wait).await;
         }
     }
 
-    /// Signs and sends one HTTP request.
+    /// Signs and sends one HTTP request, reading the whole reply.
     async fn send(
         &self,
         method: &str,
         body: Vec<u8>,
         extra: &[(&str, &str)],
-    ) -> Result<reqwest::Response, String> {
-        let url = &self.server.url;
-        let host = host_of(url)?;
+        deadline: Instant,
+    ) -> Result<Reply, McpError> {
+        let transport = |e: String| McpError::Transport(e);
+        let url = &self.endpoint.url;
+        let host = host_of(url).map_err(transport)?;
         let mut headers: Vec<(&str, &str)> = vec![
             ("host", host.as_str()),
             ("content-type", "application/json"),
@@ -356,32 +447,53 @@ impl McpSession {
         headers.extend_from_slice(extra);
         let signed = sigv4::sign_headers(
             &self.creds,
-            &self.server.signing_region,
+            &self.endpoint.region,
             method,
             url,
             &headers,
             &body,
             SystemTime::now(),
         )
-        .map_err(|e| e.to_string())?;
-        let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-        let mut req = self
-            .http
-            .request(m, url)
-            .timeout(self.server.timeout)
-            .body(body);
+        .map_err(|e| transport(e.to_string()))?;
+        let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| transport(e.to_string()))?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = self.server.timeout.min(left.max(Duration::from_millis(1)));
+        let mut req = self.http.request(m, url).timeout(timeout).body(body);
         for (k, v) in headers.iter().filter(|(k, _)| *k != "host") {
             req = req.header(*k, *v);
         }
         for (k, v) in &signed {
             req = req.header(k.as_str(), v.as_str());
         }
-        req.send().await.map_err(|e| {
-            if e.is_timeout() {
-                format!("no answer within {} s", self.server.timeout.as_secs())
+        let res = req.send().await.map_err(|e| {
+            transport(if e.is_timeout() {
+                format!("no answer within {} s", timeout.as_secs_f32().ceil())
             } else {
                 e.to_string()
-            }
+            })
+        })?;
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (session, content_type, location) =
+            (header("mcp-session-id"), header("content-type"), header("location"));
+        let status = res.status().as_u16();
+        let retry_after = retry::retry_after(res.headers());
+        let body = if res.status().is_redirection() {
+            String::new()
+        } else {
+            read_capped(res).await?
+        };
+        Ok(Reply {
+            status,
+            session,
+            content_type: content_type.unwrap_or_default(),
+            body,
+            retry_after,
+            location,
         })
     }
 }
@@ -415,59 +527,42 @@ fn host_of(url: &str) -> Result<String, String> {
     })
 }
 
-/// Reads a response: the JSON-RPC result for `id`, or how it failed.
-async fn read(res: reqwest::Response, id: u64) -> Result<Value, Failure> {
-    let status = res.status().as_u16();
-    let after = retry::retry_after(res.headers());
-    let content_type = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    if res.status().is_redirection() {
-        let location = res
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|l| url::Url::parse(l).ok())
-            .map_or_else(
-                || "an unreadable location".to_string(),
-                |u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or("?")),
-            );
-        return Err(Failure::Fatal(McpError::Redirected { status, location }));
-    }
-    let body = read_capped(res).await.map_err(Failure::Fatal)?;
+/// The JSON-RPC result for `id` in `reply`, or how it failed.
+fn result_of(reply: &Reply, id: u64) -> Result<Value, Failure> {
+    let status = reply.status;
+    let body = &reply.body;
     let excerpt = || body.chars().take(300).collect::<String>();
     match status {
         200..=299 => {}
+        300..=399 => {
+            let location = reply
+                .location
+                .as_deref()
+                .and_then(|l| url::Url::parse(l).ok())
+                .map_or_else(
+                    || "an unreadable location".to_string(),
+                    |u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or("?")),
+                );
+            return Err(Failure::Fatal(McpError::Redirected { status, location }));
+        }
         404 => return Err(Failure::Expired),
-        429 => return Err(Failure::Retry(after, McpError::Throttled)),
         401 | 403 => {
             return Err(Failure::Fatal(McpError::Denied {
                 status,
-                message: message_of(&body).unwrap_or_else(excerpt),
+                message: message_of(body).unwrap_or_else(excerpt),
             }));
-        }
-        500..=599 => {
-            return Err(Failure::Retry(
-                after,
-                McpError::Http {
-                    status,
-                    message: excerpt(),
-                },
-            ));
         }
         _ => {
             return Err(Failure::Fatal(McpError::Http {
                 status,
-                message: message_of(&body).unwrap_or_else(excerpt),
+                message: message_of(body).unwrap_or_else(excerpt),
             }));
         }
     }
-    let msg = sse::response_for(&content_type, &body, id).ok_or_else(|| {
+    let msg = sse::response_for(&reply.content_type, body, id).ok_or_else(|| {
         Failure::Fatal(McpError::Protocol(format!(
-            "no response for request {id} in a {content_type} body"
+            "no response for request {id} in a {} body",
+            reply.content_type
         )))
     })?;
     if let Some(e) = msg.get("error") {

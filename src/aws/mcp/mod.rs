@@ -11,6 +11,7 @@
 //! hand to sign each body, which is most of what this module is anyway.
 
 pub mod client;
+pub mod endpoints;
 pub mod pace;
 pub mod pool;
 pub mod settings;

@@ -1,40 +1,69 @@
-//! [`McpPool`]: one MCP session per signing identity. Calls run as whoever signs them, so a
-//! session is keyed by the access key that signs it: when the pooled credentials are refreshed
-//! (a new access key) the next call gets a new session, and the old one is closed (DELETE) once
-//! idle. The server's tool list is the same for every identity: it is fetched once and kept for
-//! an hour.
+//! [`McpPool`]: one MCP session per signing identity and endpoint. Calls run as whoever signs
+//! them, so a session is keyed by the access key that signs it and the endpoint Region it talks
+//! to. A session lives as long as its credentials: it is reused across questions and schedule
+//! runs (set-up requests are paid once per credential, not per question), and closed (DELETE)
+//! when they expire; refreshed credentials (a new access key) get a new session. Every request
+//! of every session goes through one shared [`Pacer`]. The server's tool list is fetched once
+//! per endpoint and kept for an hour.
 
 use super::client::{McpError, McpServer, McpSession, ToolInfo};
+use super::endpoints::Endpoint;
+use super::pace::{PaceSettings, Pacer};
 use crate::aws::sts::AwsCredentials;
 use moka::future::Cache;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::RwLock;
 use tokio::time::Instant;
 
-/// How long an unused session is kept before it is closed.
-pub const SESSION_IDLE: Duration = Duration::from_secs(600);
 /// How long the tool list is trusted.
 pub const TOOLS_TTL: Duration = Duration::from_secs(3600);
-/// Most sessions open at once (the hosted server allows about 90 per role).
+/// Most sessions open at once (the hosted server allows 180 per account per Region, 90 per
+/// role).
 pub const MAX_SESSIONS: u64 = 2_000;
+/// Longest a session is kept even with longer-lived credentials.
+const MAX_LIFE: Duration = Duration::from_secs(12 * 3600);
 
-/// Sessions per signing identity, and the server's tools.
+/// (access key, endpoint Region).
+type Key = (String, String);
+
+/// Sessions live until their credentials expire.
+struct UntilExpiry;
+
+impl moka::Expiry<Key, Arc<McpSession>> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &Key,
+        session: &Arc<McpSession>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        let left = session
+            .expiration()
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        Some(left.min(MAX_LIFE))
+    }
+}
+
+/// Sessions per signing identity and endpoint, the shared pacer, and the server's tools.
 pub struct McpPool {
     http: reqwest::Client,
     server: Arc<McpServer>,
-    sessions: Cache<String, Arc<McpSession>>,
-    tools: RwLock<Option<(Instant, Arc<Vec<ToolInfo>>)>>,
+    pacer: Arc<Pacer>,
+    sessions: Cache<Key, Arc<McpSession>>,
+    tools: RwLock<HashMap<String, (Instant, Arc<Vec<ToolInfo>>)>>,
 }
 
 impl McpPool {
     /// A pool for `server` over `http` (build it with [`super::client::http_client`]: no
-    /// redirects). Must be created inside a tokio runtime (closing sessions spawns).
-    pub fn new(http: reqwest::Client, server: McpServer) -> Self {
+    /// redirects), pacing every request with `pace`. Must be created inside a tokio runtime
+    /// (closing sessions spawns).
+    pub fn new(http: reqwest::Client, server: McpServer, pace: PaceSettings) -> Self {
         let runtime = tokio::runtime::Handle::current();
         let sessions = Cache::builder()
             .max_capacity(MAX_SESSIONS)
-            .time_to_idle(SESSION_IDLE)
+            .expire_after(UntilExpiry)
             .eviction_listener(move |_key, session: Arc<McpSession>, _cause| {
                 runtime.spawn(async move { session.close().await });
             })
@@ -42,8 +71,9 @@ impl McpPool {
         Self {
             http,
             server: Arc::new(server),
+            pacer: Arc::new(Pacer::new(pace)),
             sessions,
-            tools: RwLock::new(None),
+            tools: RwLock::new(HashMap::new()),
         }
     }
 
@@ -52,39 +82,69 @@ impl McpPool {
         &self.server
     }
 
-    /// The session for the identity `creds` belong to (created on first use).
-    pub async fn session(&self, creds: &AwsCredentials) -> Arc<McpSession> {
+    /// The pacer every request goes through.
+    pub fn pacer(&self) -> &Arc<Pacer> {
+        &self.pacer
+    }
+
+    /// The session for `creds` (of `account`) at `endpoint`, created on first use.
+    pub async fn session(
+        &self,
+        account: &str,
+        endpoint: &Endpoint,
+        creds: &AwsCredentials,
+    ) -> Arc<McpSession> {
+        let key = (creds.access_key_id.clone(), endpoint.region.clone());
         self.sessions
-            .get_with(creds.access_key_id.clone(), async {
+            .get_with(key, async {
                 Arc::new(McpSession::new(
                     self.http.clone(),
                     self.server.clone(),
+                    endpoint.clone(),
+                    account,
                     creds.clone(),
+                    self.pacer.clone(),
                 ))
             })
             .await
     }
 
-    /// The server's tools, listed with `creds` the first time (and hourly after).
-    pub async fn tools(&self, creds: &AwsCredentials) -> Result<Arc<Vec<ToolInfo>>, McpError> {
-        if let Some((at, tools)) = self.tools.read().await.as_ref()
+    /// The tools at `endpoint`, listed with `creds` the first time (and hourly after).
+    pub async fn tools(
+        &self,
+        account: &str,
+        endpoint: &Endpoint,
+        creds: &AwsCredentials,
+        deadline: Instant,
+    ) -> Result<Arc<Vec<ToolInfo>>, McpError> {
+        if let Some((at, tools)) = self.tools.read().await.get(&endpoint.region)
             && at.elapsed() < TOOLS_TTL
         {
             return Ok(tools.clone());
         }
-        let tools = Arc::new(self.session(creds).await.list_tools().await?);
-        *self.tools.write().await = Some((Instant::now(), tools.clone()));
+        let session = self.session(account, endpoint, creds).await;
+        let tools = Arc::new(session.list_tools(deadline).await?);
+        self.tools
+            .write()
+            .await
+            .insert(endpoint.region.clone(), (Instant::now(), tools.clone()));
         Ok(tools)
     }
 
-    /// The tool list if it was fetched within the hour (no network).
+    /// A tool list fetched within the hour, from any endpoint (no network).
     pub async fn cached_tools(&self) -> Option<Arc<Vec<ToolInfo>>> {
         self.tools
             .read()
             .await
-            .as_ref()
+            .values()
             .filter(|(at, _)| at.elapsed() < TOOLS_TTL)
             .map(|(_, t)| t.clone())
+            .next()
+    }
+
+    /// Sessions open now (metrics, tests).
+    pub fn open_sessions(&self) -> u64 {
+        self.sessions.entry_count()
     }
 
     /// Closes every session (shutdown).

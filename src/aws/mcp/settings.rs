@@ -1,28 +1,42 @@
-//! The `[mcp]` section: where the AWS MCP Server is and how hard to push it.
+//! The `[mcp]` section: where the AWS MCP Server is (one URL, or one endpoint per Region with
+//! `{region}`), what it is (hosted or self-hosted), and how hard to push it (its quota).
 
 use super::client::{McpServer, RunsAs};
+use super::endpoints::{DEFAULT_TEMPLATE, Endpoint, Endpoints, HOSTED_REGIONS, PLACEHOLDER};
+use super::pace::PaceSettings;
+use crate::aws::read::reader::ReadSettings;
 use crate::problem::Problem;
 use crate::retry::RetryPolicy;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Environment variable overriding `mcp.url` (tests, proxies).
 pub const ENV_MCP_URL: &str = "OPSBOT_MCP_URL";
-/// The hosted server's default endpoint.
-pub const DEFAULT_URL: &str = "https://aws-mcp.us-east-1.api.aws/mcp";
+/// The hosted server's endpoints.
+pub const DEFAULT_URL: &str = DEFAULT_TEMPLATE;
+/// Per-API limits below the server's quota, per account per target Region: `service:Operation`
+/// → requests per second. CloudTrail `LookupEvents` allows 2 per second per account per Region.
+pub const API_LIMITS: &[(&str, f64)] = &[("cloudtrail:LookupEvents", 2.0)];
+
+/// What a self-hosted server loses, said by `opsbot check` and on every answer through it.
+pub const SELF_HOSTED_LOSS: &str = "a self-hosted MCP server runs every AWS call as its own identity: not with the asking person's credentials (no per-person role session, no SourceIdentity in CloudTrail), and in whatever account that identity lives in, whichever account was asked for";
 
 /// Validated `[mcp]`.
 #[derive(Debug, Clone)]
 pub struct McpSettings {
-    /// Endpoint and signing (`mcp.url`, `mcp.signing_region`, `mcp.call_timeout_seconds`).
+    /// Endpoints, timeouts, retries and what the server is.
     pub server: McpServer,
-    /// Requests per second per account and region (`mcp.requests_per_second`, default 3: the
-    /// hosted server's quota).
-    pub requests_per_second: u32,
-    /// Requests in flight per account (`mcp.concurrency_per_account`, default 8).
-    pub concurrency_per_account: usize,
-    /// Pages followed per call (`mcp.max_pages`, default 10).
+    /// The quota per account per endpoint Region (`mcp.requests_per_second`, default 3;
+    /// `mcp.burst`, default 1; `mcp.concurrency_per_account`, default 8, at most 27).
+    pub pace: PaceSettings,
+    /// Pages followed per read (`mcp.max_pages`, default 10).
     pub max_pages: u32,
+    /// Reads batched into one `run_script` request (`mcp.max_reads_per_script`, default 25).
+    pub max_reads_per_script: usize,
+    /// Per-API limits (`[mcp.api_limits]`, `"service:Operation" = requests per second`), over
+    /// [`API_LIMITS`].
+    pub api_limits: BTreeMap<String, f64>,
 }
 
 /// Raw `[mcp]`.
@@ -31,16 +45,29 @@ pub struct McpSettings {
 pub struct RawMcp {
     url: Option<String>,
     signing_region: Option<String>,
-    requests_per_second: Option<u32>,
+    endpoint_regions: Option<Vec<String>>,
+    default_region: Option<String>,
+    requests_per_second: Option<f64>,
+    burst: Option<u32>,
     concurrency_per_account: Option<usize>,
     call_timeout_seconds: Option<u64>,
     max_pages: Option<u32>,
     max_retries: Option<u32>,
+    max_reads_per_script: Option<usize>,
+    api_limits: Option<BTreeMap<String, f64>>,
     server: Option<String>,
 }
 
-/// What a self-hosted server loses, said by `opsbot check` and on every answer through it.
-pub const SELF_HOSTED_LOSS: &str = "a self-hosted MCP server runs every AWS call as its own identity: not with the asking person's credentials (no per-person role session, no SourceIdentity in CloudTrail), and in whatever account that identity lives in, whichever account was asked for";
+impl McpSettings {
+    /// How the reader batches and paces reads.
+    pub fn read_settings(&self) -> ReadSettings {
+        ReadSettings {
+            max_pages: self.max_pages,
+            max_reads_per_script: self.max_reads_per_script,
+            api_limits: self.api_limits.clone(),
+        }
+    }
+}
 
 /// The region in a hosted endpoint's host name (`aws-mcp.<region>.api.aws`).
 pub fn region_of(url: &str) -> Option<String> {
@@ -60,17 +87,18 @@ impl RawMcp {
         let url = env(ENV_MCP_URL)
             .or(self.url)
             .unwrap_or_else(|| DEFAULT_URL.into());
-        if let Err(e) = crate::endpoint::check(&url) {
-            problems.push(Problem::new(
-                "mcp.url",
-                format!("{e}; the hosted server is {DEFAULT_URL}"),
-            ));
-        }
-        let hosted_url = region_of(&url).is_some();
+        let endpoints = endpoints(
+            &url,
+            self.signing_region,
+            self.endpoint_regions,
+            self.default_region,
+            problems,
+        );
+        let sample = endpoints.default_endpoint().url;
         let runs_as = match self.server.as_deref() {
             Some("hosted") => RunsAs::Signer,
             Some("self_hosted") => RunsAs::Server,
-            None if hosted_url => RunsAs::Signer,
+            None if region_of(&sample).is_some() => RunsAs::Signer,
             None => {
                 problems.push(Problem::new(
                     "mcp.server",
@@ -86,23 +114,17 @@ impl RawMcp {
                 RunsAs::Signer
             }
         };
-        let signing_region = match self.signing_region.or_else(|| region_of(&url)) {
-            Some(r) => r,
-            None => {
-                problems.push(Problem::new(
-                    "mcp.signing_region",
-                    format!("can't tell the signing region from {url:?}; set mcp.signing_region (e.g. \"us-east-1\")"),
-                ));
-                "us-east-1".into()
-            }
-        };
-        let rps = self.requests_per_second.unwrap_or(3);
-        if !(1..=100).contains(&rps) {
-            problems.push(Problem::new("mcp.requests_per_second", "must be between 1 and 100 (the hosted server allows about 3 per account and region)"));
+        let rps = self.requests_per_second.unwrap_or(3.0);
+        if !(0.1..=100.0).contains(&rps) {
+            problems.push(Problem::new("mcp.requests_per_second", "must be between 0.1 and 100 (the hosted server allows 3 per account per endpoint Region)"));
+        }
+        let burst = self.burst.unwrap_or(1);
+        if !(1..=27).contains(&burst) {
+            problems.push(Problem::new("mcp.burst", "must be between 1 and 27 (requests sent at once before the rate applies)"));
         }
         let concurrency = self.concurrency_per_account.unwrap_or(8);
         if !(1..=27).contains(&concurrency) {
-            problems.push(Problem::new("mcp.concurrency_per_account", "must be between 1 and 27 (the hosted server allows 27 connections per account and region)"));
+            problems.push(Problem::new("mcp.concurrency_per_account", "must be between 1 and 27 (the hosted server allows 27 connections per account per endpoint Region)"));
         }
         let timeout = self.call_timeout_seconds.unwrap_or(60);
         if !(1..=600).contains(&timeout) {
@@ -115,23 +137,114 @@ impl RawMcp {
         if !(1..=100).contains(&max_pages) {
             problems.push(Problem::new("mcp.max_pages", "must be between 1 and 100"));
         }
+        let max_reads = self.max_reads_per_script.unwrap_or(25);
+        if !(1..=200).contains(&max_reads) {
+            problems.push(Problem::new(
+                "mcp.max_reads_per_script",
+                "must be between 1 and 200",
+            ));
+        }
+        let mut api_limits: BTreeMap<String, f64> = API_LIMITS
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
+        for (k, v) in self.api_limits.unwrap_or_default() {
+            let well_formed = k.split_once(':').is_some_and(|(s, o)| {
+                !s.is_empty() && o.starts_with(|c: char| c.is_ascii_uppercase())
+            });
+            if !well_formed || !(0.01..=100.0).contains(&v) {
+                problems.push(Problem::new(
+                    format!("mcp.api_limits.{k}"),
+                    "write \"service:Operation\" = requests per second (0.01-100), e.g. \"cloudtrail:LookupEvents\" = 2",
+                ));
+            }
+            api_limits.insert(k, v);
+        }
         McpSettings {
             server: McpServer {
-                url,
-                signing_region,
+                endpoints,
                 timeout: Duration::from_secs(timeout),
                 retry: RetryPolicy {
                     max_retries: self.max_retries.unwrap_or(3),
                     base: Duration::from_millis(400),
-                    max_wait: Duration::from_secs(10),
+                    max_wait: Duration::from_secs(30),
                 },
                 runs_as,
             },
-            requests_per_second: rps,
-            concurrency_per_account: concurrency,
+            pace: PaceSettings {
+                requests_per_second: rps,
+                burst,
+                in_flight: concurrency,
+            },
             max_pages,
+            max_reads_per_script: max_reads,
+            api_limits,
         }
     }
+}
+
+/// The endpoints `url` names; problems for unreachable or ambiguous ones.
+fn endpoints(
+    url: &str,
+    signing_region: Option<String>,
+    regions: Option<Vec<String>>,
+    default_region: Option<String>,
+    problems: &mut Vec<Problem>,
+) -> Endpoints {
+    let url_problem = |u: &str, problems: &mut Vec<Problem>| {
+        if let Err(e) = crate::endpoint::check(u) {
+            problems.push(Problem::new(
+                "mcp.url",
+                format!("{e}; the hosted server is {DEFAULT_URL}"),
+            ));
+        }
+    };
+    if url.contains(PLACEHOLDER) {
+        let regions = regions.unwrap_or_else(|| HOSTED_REGIONS.iter().map(|r| r.to_string()).collect());
+        let default_region = default_region.unwrap_or_else(|| "us-east-1".into());
+        if !regions.contains(&default_region) {
+            problems.push(Problem::new(
+                "mcp.default_region",
+                format!("{default_region:?} is not in mcp.endpoint_regions ({})", regions.join(", ")),
+            ));
+        }
+        if regions.is_empty() {
+            problems.push(Problem::new("mcp.endpoint_regions", "must name at least one Region"));
+        }
+        if signing_region.is_some() {
+            problems.push(Problem::new(
+                "mcp.signing_region",
+                "not used with {region} in mcp.url: each endpoint signs with its own Region",
+            ));
+        }
+        url_problem(&url.replace(PLACEHOLDER, &default_region), problems);
+        return Endpoints::Regional {
+            template: url.to_string(),
+            regions,
+            default_region,
+        };
+    }
+    url_problem(url, problems);
+    if regions.is_some() || default_region.is_some() {
+        problems.push(Problem::new(
+            "mcp.endpoint_regions",
+            "mcp.endpoint_regions and mcp.default_region need {region} in mcp.url (one endpoint per Region)",
+        ));
+    }
+    let region = match signing_region.or_else(|| region_of(url)) {
+        Some(r) => r,
+        None => {
+            problems.push(Problem::new(
+                "mcp.signing_region",
+                format!("can't tell the signing region from {url:?}; set mcp.signing_region (e.g. \"us-east-1\")"),
+            ));
+            "us-east-1".into()
+        }
+    };
+    Endpoints::Fixed(Endpoint {
+        url: url.to_string(),
+        region,
+    })
 }
 
 #[cfg(test)]
@@ -140,7 +253,10 @@ mod tests {
 
     #[test]
     fn signing_region_comes_from_the_hosted_host_name() {
-        assert_eq!(region_of(DEFAULT_URL).as_deref(), Some("us-east-1"));
+        assert_eq!(
+            region_of("https://aws-mcp.us-east-1.api.aws/mcp").as_deref(),
+            Some("us-east-1")
+        );
         assert_eq!(
             region_of("https://aws-mcp.eu-central-1.api.aws/mcp").as_deref(),
             Some("eu-central-1")
@@ -152,14 +268,43 @@ mod tests {
             ..RawMcp::default()
         };
         raw.validate(&|_| None, &mut problems);
-        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        let mut keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        keys.sort();
         assert_eq!(keys, ["mcp.server", "mcp.signing_region"]);
         let mut problems = Vec::new();
         let s = RawMcp::default().validate(&|_| None, &mut problems);
-        assert!(problems.is_empty());
-        assert_eq!(s.server.signing_region, "us-east-1");
-        assert_eq!(s.requests_per_second, 3);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(s.server.endpoints.for_region("eu-west-1").url, "https://aws-mcp.eu-west-1.api.aws/mcp");
+        assert_eq!(s.server.endpoints.for_region("sa-east-1").region, "us-east-1");
+        assert_eq!(s.pace.requests_per_second, 3.0);
+        assert_eq!(s.pace.burst, 1);
         assert_eq!(s.server.runs_as, RunsAs::Signer);
+        assert_eq!(s.api_limits.get("cloudtrail:LookupEvents"), Some(&2.0));
+    }
+
+    #[test]
+    fn regional_endpoints_are_configurable_and_checked() {
+        let mut problems = Vec::new();
+        let raw = RawMcp {
+            url: Some("http://127.0.0.1:9000/{region}/mcp".into()),
+            endpoint_regions: Some(vec!["us-east-1".into(), "eu-west-1".into()]),
+            default_region: Some("eu-west-1".into()),
+            server: Some("hosted".into()),
+            ..RawMcp::default()
+        };
+        let s = raw.validate(&|_| None, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        let e = s.server.endpoints.for_region("us-west-2");
+        assert_eq!((e.url.as_str(), e.region.as_str()), ("http://127.0.0.1:9000/eu-west-1/mcp", "eu-west-1"));
+        let mut problems = Vec::new();
+        let raw = RawMcp {
+            default_region: Some("mars-1".into()),
+            signing_region: Some("us-east-1".into()),
+            ..RawMcp::default()
+        };
+        raw.validate(&|_| None, &mut problems);
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["mcp.default_region", "mcp.signing_region"]);
     }
 
     fn validated(url: &str, server: Option<&str>) -> (McpSettings, Vec<String>) {
@@ -194,7 +339,7 @@ mod tests {
         let (s, p) = validated("https://mcp-proxy.internal.example/mcp", Some("hosted"));
         assert!(p.is_empty(), "{p:?}");
         assert_eq!(s.server.runs_as, RunsAs::Signer);
-        let (_, p) = validated(DEFAULT_URL, Some("yes"));
+        let (_, p) = validated("https://aws-mcp.us-east-1.api.aws/mcp", Some("yes"));
         assert_eq!(p.len(), 1, "{p:?}");
     }
 

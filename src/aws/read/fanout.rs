@@ -1,24 +1,16 @@
-//! Running one validated read across accounts × regions: targets resolved within the person's
-//! authorization (the rest refused, with why), every target called concurrently within the
-//! [`Limiter`], each with that person's credentials for that account through its own MCP
-//! session, results parsed defensively, pages merged, secrets redacted. A target that fails is
-//! a per-target error; the others still answer.
+//! One validated read across accounts × regions: the targets, resolved within the person's
+//! authorization (the rest refused, with why), and what each target's answer means: results
+//! parsed defensively (`run_script`'s wrapper or a bare value, `call_aws`'s list), pages
+//! merged, AWS errors turned into per-target errors that say what to do. The
+//! [`super::reader::Reader`] runs them.
 
-use super::caps::Budget;
 use super::guard::ReadCall;
-use super::limiter::Limiter;
-use super::redact;
-use super::script;
 use crate::accounts::Registry;
 use crate::aws::mcp::client::{McpError, ToolResult};
-use crate::aws::mcp::pool::McpPool;
 use crate::aws::scoped::{ScopeError, ScopedAws};
 use crate::aws::sts::StsError;
-use serde_json::{Value, json};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use serde_json::Value;
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// The hosted server's script tool.
 pub const RUN_SCRIPT: &str = "aws___run_script";
@@ -152,158 +144,6 @@ pub struct TargetResult {
     pub redacted: usize,
     /// How long the call took.
     pub elapsed: Duration,
-}
-
-/// Runs reads through the MCP server.
-pub struct Reader {
-    mcp: Arc<McpPool>,
-    limiter: Limiter,
-    max_pages: u32,
-}
-
-impl Reader {
-    /// A reader over `mcp`, paced by `limiter`, following at most `max_pages` pages.
-    pub fn new(mcp: Arc<McpPool>, limiter: Limiter, max_pages: u32) -> Self {
-        Self {
-            mcp,
-            limiter,
-            max_pages,
-        }
-    }
-
-    /// The MCP pool.
-    pub fn mcp(&self) -> &Arc<McpPool> {
-        &self.mcp
-    }
-
-    /// Runs `call` on every target concurrently within `budget` (a target still running at its
-    /// deadline, or whose result would exceed its bytes, becomes a per-target error);
-    /// `progress(done, total)` after each.
-    pub async fn run(
-        &self,
-        aws: &ScopedAws,
-        call: &ReadCall,
-        targets: &[Target],
-        budget: &Budget,
-        progress: &(dyn Fn(usize, usize) + Send + Sync),
-    ) -> Vec<TargetResult> {
-        let done = AtomicUsize::new(0);
-        let total = targets.len();
-        let runs = targets.iter().map(|t| {
-            let done = &done;
-            async move {
-                let started = Instant::now();
-                let r = match tokio::time::timeout_at(budget.deadline(), self.one(aws, call, t))
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(_) => TargetResult {
-                        target: t.clone(),
-                        outcome: Err(Budget::late()),
-                        truncated: false,
-                        redacted: 0,
-                        elapsed: started.elapsed(),
-                    },
-                };
-                let r = hold(r, budget);
-                progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
-                r
-            }
-        });
-        futures_util::future::join_all(runs).await
-    }
-
-    async fn one(&self, aws: &ScopedAws, call: &ReadCall, target: &Target) -> TargetResult {
-        let started = Instant::now();
-        let _turn = self.limiter.acquire(&target.account, &target.region).await;
-        let outcome = self.call(aws, call, target).await;
-        let (outcome, truncated, redacted) = match outcome {
-            Ok((mut v, truncated)) => {
-                let n = redact::redact(&mut v);
-                (Ok(v), truncated, n)
-            }
-            Err(e) => (Err(e), false, 0),
-        };
-        TargetResult {
-            target: target.clone(),
-            outcome,
-            truncated,
-            redacted,
-            elapsed: started.elapsed(),
-        }
-    }
-
-    async fn call(
-        &self,
-        aws: &ScopedAws,
-        call: &ReadCall,
-        target: &Target,
-    ) -> Result<(Value, bool), TargetError> {
-        let creds = aws
-            .credentials(&target.account)
-            .await
-            .map_err(scope_error)?;
-        let tools = self.mcp.tools(&creds).await.map_err(mcp_error)?;
-        let session = self.mcp.session(&creds).await;
-        let has = |n: &str| tools.iter().any(|t| t.name == n);
-        let cli_tool = ["aws___call_aws", "call_aws"].into_iter().find(|n| has(n));
-        if has(RUN_SCRIPT) {
-            let code = script::run_script(call, &target.region, self.max_pages);
-            let r = session
-                .call_tool(RUN_SCRIPT, json!({ "code": code }), Some(&target.region))
-                .await
-                .map_err(mcp_error)?;
-            let value = script_value(&r)?;
-            let truncated = value["truncated"].as_bool().unwrap_or(false);
-            let pages = match value.get("pages") {
-                Some(Value::Array(p)) => p.clone(),
-                _ => vec![value],
-            };
-            Ok((merge_pages(pages), truncated))
-        } else if let Some(tool) = cli_tool {
-            let cmd = script::cli_command(call, &target.region);
-            let r = session
-                .call_tool(tool, json!({ "cli_command": cmd }), Some(&target.region))
-                .await
-                .map_err(mcp_error)?;
-            Ok((cli_value(&r)?, false))
-        } else {
-            Err(TargetError {
-                code: "no_tool".into(),
-                message:
-                    "the MCP server offers neither aws___run_script nor call_aws; check [mcp] url"
-                        .into(),
-            })
-        }
-    }
-}
-
-/// Charges a result's size to `budget`; one that does not fit is dropped for an error.
-fn hold(mut r: TargetResult, budget: &Budget) -> TargetResult {
-    if let Ok(v) = &r.outcome {
-        let mut size = Count(0);
-        if serde_json::to_writer(&mut size, v).is_err() {
-            size.0 = usize::MAX;
-        }
-        let size = size.0;
-        if let Err(e) = budget.hold(size) {
-            r.outcome = Err(e);
-        }
-    }
-    r
-}
-
-/// Counts bytes written (a result's JSON size, without building it).
-struct Count(usize);
-
-impl std::io::Write for Count {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 = self.0.saturating_add(buf.len());
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Merges pages: lists are concatenated, everything else is taken from the first page.
@@ -443,7 +283,8 @@ pub fn aws_error(text: &str) -> TargetError {
     }
 }
 
-fn scope_error(e: ScopeError) -> TargetError {
+/// Why credentials could not be had, as a target error.
+pub(crate) fn scope_error(e: ScopeError) -> TargetError {
     match e {
         ScopeError::Sts(s) => TargetError {
             code: match &s {
@@ -459,10 +300,11 @@ fn scope_error(e: ScopeError) -> TargetError {
     }
 }
 
-fn mcp_error(e: McpError) -> TargetError {
+/// An MCP failure as a target error.
+pub(crate) fn mcp_error(e: McpError) -> TargetError {
     TargetError {
         code: match &e {
-            McpError::Throttled => "throttled",
+            McpError::Throttled { .. } | McpError::Late { .. } => "throttled",
             McpError::Denied { .. } => "denied",
             _ => "mcp",
         }

@@ -1,4 +1,5 @@
 use super::*;
+use std::sync::Arc;
 use crate::access::Authorization;
 use crate::aws::pool::{CredentialPool, PoolSettings};
 use crate::aws::sts::{AssumeRequest, AwsCredentials, Sts};
