@@ -12,9 +12,8 @@
 //! 3. **End to end**: a question answered with a model at 1.5 s per turn and AWS at 300 ms per
 //!    call; the bot's own overhead (everything but model and AWS time). Goal: ≤ 10% of the
 //!    total.
-//! 4. **Inventory**: 10 accounts × 3 regions × 5 kinds against the MCP stub at 200 ms per call
-//!    (3 items of each kind per call): calls made, wall time vs what the limiter allows (3
-//!    requests/s per account and region), snapshot size.
+//!
+//! The MCP quota (inventory and `run all` at 25 accounts × 3 Regions) is `benches/quota.rs`.
 //!
 //! Run: `scripts/test` once (it makes the venvs), then `cargo bench --bench agent`.
 
@@ -32,9 +31,9 @@ use opsbot::agent::present::{self, ReadRecord};
 use opsbot::aws::mcp::client::McpServer;
 use opsbot::aws::mcp::pool::McpPool;
 use opsbot::aws::pool::{CredentialPool, PoolSettings};
-use opsbot::aws::read::fanout::{self, Reader};
+use opsbot::aws::read::fanout;
 use opsbot::aws::read::guard;
-use opsbot::aws::read::limiter::Limiter;
+use opsbot::aws::read::reader::{ReadSettings, Reader};
 use opsbot::aws::scoped::ScopedAws;
 use opsbot::aws::sts::SdkSts;
 use opsbot::core::inbound::{ChatUser, Place, PlaceKind, Platform};
@@ -130,8 +129,12 @@ fn setup_at(mcp: &peers::FakeMcp, mcp_url: &str, n: usize) -> Setup {
     let auth = authorization(&registry);
     let aws = ScopedAws::new(pool, &AccountBook::new(registry), &auth);
     let server = McpServer {
-        url: mcp_url.to_string(),
-        signing_region: "us-east-1".into(),
+        endpoints: opsbot::aws::mcp::endpoints::Endpoints::Fixed(
+            opsbot::aws::mcp::endpoints::Endpoint {
+                url: mcp_url.to_string(),
+                region: "us-east-1".into(),
+            },
+        ),
         timeout: Duration::from_secs(30),
         retry: RetryPolicy::default(),
         runs_as: opsbot::aws::mcp::client::RunsAs::Signer,
@@ -140,9 +143,9 @@ fn setup_at(mcp: &peers::FakeMcp, mcp_url: &str, n: usize) -> Setup {
         Arc::new(McpPool::new(
             opsbot::aws::mcp::client::http_client().expect("client"),
             server,
+            opsbot::aws::mcp::pace::PaceSettings::default(),
         )),
-        Limiter::new(3, 8),
-        10,
+        ReadSettings::default(),
     ));
     Setup { reader, aws, auth }
 }
@@ -192,8 +195,8 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// A minimal MCP server: initialize, tools/list (run_script), and tools/call answering an
-/// empty DescribeInstances page after `delay`. No signature check, no Python: only our side
+/// A minimal MCP server: initialize, tools/list (run_script), and tools/call answering each
+/// read of a batch with one page after `delay`. No signature check, no Python: only our side
 /// of the fan-out is measured against it.
 async fn stub(delay: Duration) -> String {
     use axum::Router;
@@ -209,7 +212,11 @@ async fn stub(delay: Duration) -> String {
                 Some("tools/list") => json!({"tools": [{"name": "aws___run_script", "description": "", "inputSchema": {"type": "object"}}]}),
                 Some("tools/call") => {
                     tokio::time::sleep(delay).await;
-                    let text = json!({"status": "success", "return_value": {"pages": [page()], "truncated": false}}).to_string();
+                    let code = req["params"]["arguments"]["code"].as_str().unwrap_or("");
+                    let batch: Vec<Value> = (0..code.matches("{\"service\": ").count())
+                        .map(|_| json!({"pages": [page()], "truncated": false, "next": null, "error": null}))
+                        .collect();
+                    let text = json!({"status": "success", "return_value": {"batch": batch}}).to_string();
                     json!({"content": [{"type": "text", "text": text}], "isError": false})
                 }
                 _ => return (axum::http::StatusCode::ACCEPTED, "").into_response(),
@@ -239,58 +246,6 @@ fn page() -> Value {
         "DBInstances": n("db").iter().map(|d| json!({"DBInstanceIdentifier": d, "DBInstanceStatus": "available", "DBInstanceClass": "db.t3.micro"})).collect::<Vec<_>>(),
         "clusters": n("eks"),
     })
-}
-
-async fn inventory(mcp: &peers::FakeMcp) {
-    use opsbot::inventory::collect::collect;
-    use opsbot::inventory::kinds::builtins;
-    let delay = Duration::from_millis(env_num("BENCH_MCP_DELAY_MS", 200));
-    let url = stub(delay).await;
-    // 10 accounts in three regions each.
-    let mut s = setup_at(mcp, &url, 10);
-    let mut toml = String::new();
-    for i in 0..10 {
-        toml.push_str(&format!(
-            "[[accounts]]\nid = \"5000000000{i:02}\"\nname = \"inv{i}\"\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-southeast-2\"]\n"
-        ));
-    }
-    let registry = Registry::parse(&toml, "bench.toml", &Settings::default()).unwrap();
-    s.auth = authorization(&registry);
-    let sts = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::Config::builder()
-            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-            .region(aws_sdk_sts::config::Region::new("us-east-1"))
-            .endpoint_url(mcp.moto_url())
-            .credentials_provider(creds())
-            .build(),
-    );
-    let pool = CredentialPool::new(
-        Arc::new(SdkSts::new(sts)),
-        PoolSettings::default(),
-        Metrics::new(),
-    );
-    s.aws = ScopedAws::new(pool, &AccountBook::new(registry), &s.auth);
-    let kinds = builtins();
-    // Warm credentials and sessions, then let the pacer's slots free up.
-    collect(&s.reader, &s.aws, &kinds, &["all".into()], &[], 0).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let c = collect(&s.reader, &s.aws, &kinds, &["all".into()], &[], 1).await;
-    // The pacer spaces calls to one account and region 350 ms apart: us-east-1 also carries
-    // the global S3 call, so 5 calls there.
-    let floor = Duration::from_millis(350 * 4) + delay;
-    let size = serde_json::to_vec(&c.snapshot).unwrap().len();
-    println!(
-        "inventory (10 accounts × 3 regions × 5 kinds, MCP stub at {} ms per call, 3 items per kind per call)",
-        delay.as_millis()
-    );
-    println!(
-        "  calls: {}, wall time: {:.0} ms (the limiter allows no less than {:.0} ms), items: {}, snapshot: {:.1} KiB",
-        c.calls,
-        ms(c.elapsed),
-        ms(floor),
-        c.snapshot.items.len(),
-        size as f64 / 1024.0
-    );
 }
 
 async fn fan_out_against(label: &str, s: &Setup, s_cold: &Setup) {
@@ -499,6 +454,5 @@ async fn main() {
     fan_out(&mcp).await;
     // Before the bulk seeding: the fake's own work per call stays small.
     end_to_end(&mcp).await;
-    inventory(&mcp).await;
     compaction(&mcp).await;
 }

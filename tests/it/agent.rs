@@ -483,8 +483,10 @@ async fn check_aws_reports_the_mcp_server_and_the_model() {
     // Every endpoint in use (the accounts' Regions both have one) lists its tools.
     for region in ["us-east-1", "eu-west-1"] {
         assert!(
-            stdout.lines().any(|l| l.starts_with(&format!("MCP {region}"))
-                && l.contains("ok  4 tools: aws___run_script")),
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("MCP {region}"))
+                    && l.contains("ok  4 tools: aws___run_script")),
             "{stdout}"
         );
     }

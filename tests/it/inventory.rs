@@ -14,11 +14,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Monday 7 December 2026, 09:00 in Berlin (08:00 UTC).
-fn monday() -> DateTime<Utc> {
+pub fn monday() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 7, 8, 0, 0).unwrap()
 }
 
-fn schedule_toml(db: &std::path::Path) -> String {
+pub fn schedule_toml(db: &std::path::Path) -> String {
     format!(
         "[inventory]\ndatabase = \"{}\"\ngrace_minutes = 30\n\
          [[schedule]]\nname = \"weekly\"\ncron = \"0 9 * * MON\"\ntimezone = \"Europe/Berlin\"\npost_to = \"slack:C0INV\"\n",
@@ -26,7 +26,7 @@ fn schedule_toml(db: &std::path::Path) -> String {
     )
 }
 
-fn db(name: &str) -> std::path::PathBuf {
+pub fn db(name: &str) -> std::path::PathBuf {
     let p = std::env::temp_dir().join(format!("opsbot-it-{}-{name}.db", std::process::id()));
     let _ = std::fs::remove_file(&p);
     p
@@ -37,7 +37,7 @@ async fn app(mcp: &FakeMcp, db: &std::path::Path) -> AgentApp {
     agent_app(mcp, script, &schedule_toml(db)).await
 }
 
-fn scheduler(a: &AgentApp, owner: &str, at: DateTime<Utc>) -> Scheduler {
+pub fn scheduler(a: &AgentApp, owner: &str, at: DateTime<Utc>) -> Scheduler {
     Scheduler::new(
         a.app.inventory().clone(),
         a.app.core().clone(),
@@ -47,7 +47,7 @@ fn scheduler(a: &AgentApp, owner: &str, at: DateTime<Utc>) -> Scheduler {
 }
 
 /// (kind, account id, region, id) of every CSV row that is not a removal.
-fn csv_items(a: &Answer) -> BTreeSet<(String, String, String, String)> {
+pub fn csv_items(a: &Answer) -> BTreeSet<(String, String, String, String)> {
     let csv = &a.attachments[0].content;
     csv.lines()
         .skip(1)
@@ -64,7 +64,7 @@ fn csv_items(a: &Answer) -> BTreeSet<(String, String, String, String)> {
         .collect()
 }
 
-fn seeded(seed: &Value) -> BTreeSet<(String, String, String, String)> {
+pub fn seeded(seed: &Value) -> BTreeSet<(String, String, String, String)> {
     let mut out = BTreeSet::new();
     for (account, regions) in seed.as_object().unwrap() {
         for (region, kinds) in regions.as_object().unwrap() {

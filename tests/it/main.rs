@@ -22,6 +22,7 @@ mod idp;
 mod inventory;
 mod mcp;
 mod peers;
+mod quota;
 mod replicas;
 mod socket;
 mod sts_proxy;

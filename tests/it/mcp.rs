@@ -6,7 +6,6 @@ use crate::peers::{FakeMcp, awslabs_mcp, moto};
 use opsbot::aws::mcp::client::{McpError, McpServer, McpSession};
 use opsbot::aws::mcp::endpoints::{Endpoint, Endpoints};
 use opsbot::aws::mcp::pace::{PaceSettings, Pacer};
-use tokio::time::Instant;
 use opsbot::aws::read::fanout::{cli_value, merge_pages, script_value};
 use opsbot::aws::read::guard;
 use opsbot::aws::read::script;
@@ -16,6 +15,7 @@ use opsbot::secret::Secret;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
 
 /// A session at `url` signing for `region` as `account`, paced at `rps` requests per second
 /// (a high rate plays another client sharing the account's quota).
@@ -102,7 +102,13 @@ async fn against_the_awslabs_server_call_aws_reads_moto_with_parameters_as_flags
     // Two instances in moto's default account: one stopped.
     let ec2 = aws_sdk_ec2_like(&moto).await;
     let peer = awslabs_mcp(&moto);
-    let session = session(&peer.get("url"), "us-east-1", "123456789012", static_creds(), 3.0);
+    let session = session(
+        &peer.get("url"),
+        "us-east-1",
+        "123456789012",
+        static_creds(),
+        3.0,
+    );
     let tools = session.list_tools(later()).await.unwrap();
     assert!(tools.iter().any(|t| t.name == "call_aws"), "{tools:?}");
     assert!(!tools.iter().any(|t| t.name == "aws___run_script"));
@@ -183,7 +189,13 @@ async fn against_the_hosted_fake_every_request_is_signed_and_runs_as_the_signer(
     let mcp = FakeMcp::start();
     let seed = mcp.seed().await;
     let creds = assumed(&mcp, "111111111111").await;
-    let session = session(&mcp.mcp_url(), "us-east-1", "111111111111", creds.clone(), 3.0);
+    let session = session(
+        &mcp.mcp_url(),
+        "us-east-1",
+        "111111111111",
+        creds.clone(),
+        3.0,
+    );
     let tools = session.list_tools(later()).await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
@@ -257,7 +269,13 @@ async fn a_bad_signature_region_is_refused_and_throttling_is_retried() {
     opsbot::install_crypto();
     let mcp = FakeMcp::start();
     let creds = assumed(&mcp, "222222222222").await;
-    let wrong = session(&mcp.mcp_url(), "eu-west-1", "222222222222", creds.clone(), 3.0);
+    let wrong = session(
+        &mcp.mcp_url(),
+        "eu-west-1",
+        "222222222222",
+        creds.clone(),
+        3.0,
+    );
     match wrong.list_tools(later()).await {
         Err(McpError::Denied { status: 403, .. }) => {}
         other => panic!("{other:?}"),
@@ -265,7 +283,13 @@ async fn a_bad_signature_region_is_refused_and_throttling_is_retried() {
     // Eight concurrent calls on one account and endpoint, sent as if another client shared
     // the quota (paced at 100/s): beyond 3/s the fake answers 429, and the client waits and
     // goes again until every call succeeds.
-    let session = Arc::new(session(&mcp.mcp_url(), "us-east-1", "222222222222", creds, 100.0));
+    let session = Arc::new(session(
+        &mcp.mcp_url(),
+        "us-east-1",
+        "222222222222",
+        creds,
+        100.0,
+    ));
     let calls = (0..8).map(|_| {
         let s = session.clone();
         async move {

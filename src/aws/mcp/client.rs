@@ -294,7 +294,10 @@ impl McpSession {
             ("mcp-protocol-version", n.version.as_str()),
         ];
         let deadline = Instant::now() + CLOSE_WITHIN;
-        match self.exchange("DELETE", Vec::new(), &headers, deadline).await {
+        match self
+            .exchange("DELETE", Vec::new(), &headers, deadline)
+            .await
+        {
             Ok(r) => tracing::debug!(status = r.status, "MCP session closed"),
             Err(e) => tracing::debug!(error = %e, "MCP session close failed"),
         }
@@ -402,7 +405,8 @@ impl McpSession {
             drop(_turn);
             let wait = match reply.status {
                 429 => {
-                    let wait = retry::wait_for(self.server.retry, throttled.min(8), reply.retry_after);
+                    let wait =
+                        retry::wait_for(self.server.retry, throttled.min(8), reply.retry_after);
                     throttled += 1;
                     self.pacer.back_off(&self.key, wait);
                     if Instant::now() + wait >= deadline {
@@ -416,7 +420,12 @@ impl McpSession {
                 500..=599 if failed < self.server.retry.max_retries => {
                     let wait = retry::wait_for(self.server.retry, failed, reply.retry_after);
                     failed += 1;
-                    tracing::info!(status = reply.status, retry = failed, wait_ms = wait.as_millis() as u64, "MCP server error; retrying");
+                    tracing::info!(
+                        status = reply.status,
+                        retry = failed,
+                        wait_ms = wait.as_millis() as u64,
+                        "MCP server error; retrying"
+                    );
                     wait
                 }
                 _ => return Ok(reply),
@@ -455,7 +464,8 @@ impl McpSession {
             SystemTime::now(),
         )
         .map_err(|e| transport(e.to_string()))?;
-        let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| transport(e.to_string()))?;
+        let m =
+            reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| transport(e.to_string()))?;
         let left = deadline.saturating_duration_since(Instant::now());
         let timeout = self.server.timeout.min(left.max(Duration::from_millis(1)));
         let mut req = self.http.request(m, url).timeout(timeout).body(body);
@@ -478,8 +488,11 @@ impl McpSession {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        let (session, content_type, location) =
-            (header("mcp-session-id"), header("content-type"), header("location"));
+        let (session, content_type, location) = (
+            header("mcp-session-id"),
+            header("content-type"),
+            header("location"),
+        );
         let status = res.status().as_u16();
         let retry_after = retry::retry_after(res.headers());
         let body = if res.status().is_redirection() {

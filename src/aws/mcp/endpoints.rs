@@ -127,7 +127,10 @@ mod tests {
             }
         );
         assert_eq!(e.for_region("sa-east-1").region, "us-east-1");
-        assert_eq!(e.for_region("ca-central-1").url, "https://aws-mcp.us-east-1.api.aws/mcp");
+        assert_eq!(
+            e.for_region("ca-central-1").url,
+            "https://aws-mcp.us-east-1.api.aws/mcp"
+        );
         let used: Vec<String> = e
             .in_use(["eu-west-1", "sa-east-1", "eu-west-1", "ap-southeast-2"])
             .into_iter()

@@ -28,6 +28,9 @@ const MAX_LIFE: Duration = Duration::from_secs(12 * 3600);
 /// (access key, endpoint Region).
 type Key = (String, String);
 
+/// A tool list and when it was fetched.
+type Listed = (Instant, Arc<Vec<ToolInfo>>);
+
 /// Sessions live until their credentials expire.
 struct UntilExpiry;
 
@@ -52,7 +55,8 @@ pub struct McpPool {
     server: Arc<McpServer>,
     pacer: Arc<Pacer>,
     sessions: Cache<Key, Arc<McpSession>>,
-    tools: RwLock<HashMap<String, (Instant, Arc<Vec<ToolInfo>>)>>,
+    /// Endpoint Region → its tools.
+    tools: RwLock<HashMap<String, Listed>>,
 }
 
 impl McpPool {

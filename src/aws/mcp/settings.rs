@@ -120,7 +120,10 @@ impl RawMcp {
         }
         let burst = self.burst.unwrap_or(1);
         if !(1..=27).contains(&burst) {
-            problems.push(Problem::new("mcp.burst", "must be between 1 and 27 (requests sent at once before the rate applies)"));
+            problems.push(Problem::new(
+                "mcp.burst",
+                "must be between 1 and 27 (requests sent at once before the rate applies)",
+            ));
         }
         let concurrency = self.concurrency_per_account.unwrap_or(8);
         if !(1..=27).contains(&concurrency) {
@@ -200,16 +203,23 @@ fn endpoints(
         }
     };
     if url.contains(PLACEHOLDER) {
-        let regions = regions.unwrap_or_else(|| HOSTED_REGIONS.iter().map(|r| r.to_string()).collect());
+        let regions =
+            regions.unwrap_or_else(|| HOSTED_REGIONS.iter().map(|r| r.to_string()).collect());
         let default_region = default_region.unwrap_or_else(|| "us-east-1".into());
         if !regions.contains(&default_region) {
             problems.push(Problem::new(
                 "mcp.default_region",
-                format!("{default_region:?} is not in mcp.endpoint_regions ({})", regions.join(", ")),
+                format!(
+                    "{default_region:?} is not in mcp.endpoint_regions ({})",
+                    regions.join(", ")
+                ),
             ));
         }
         if regions.is_empty() {
-            problems.push(Problem::new("mcp.endpoint_regions", "must name at least one Region"));
+            problems.push(Problem::new(
+                "mcp.endpoint_regions",
+                "must name at least one Region",
+            ));
         }
         if signing_region.is_some() {
             problems.push(Problem::new(
@@ -274,8 +284,14 @@ mod tests {
         let mut problems = Vec::new();
         let s = RawMcp::default().validate(&|_| None, &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(s.server.endpoints.for_region("eu-west-1").url, "https://aws-mcp.eu-west-1.api.aws/mcp");
-        assert_eq!(s.server.endpoints.for_region("sa-east-1").region, "us-east-1");
+        assert_eq!(
+            s.server.endpoints.for_region("eu-west-1").url,
+            "https://aws-mcp.eu-west-1.api.aws/mcp"
+        );
+        assert_eq!(
+            s.server.endpoints.for_region("sa-east-1").region,
+            "us-east-1"
+        );
         assert_eq!(s.pace.requests_per_second, 3.0);
         assert_eq!(s.pace.burst, 1);
         assert_eq!(s.server.runs_as, RunsAs::Signer);
@@ -295,7 +311,10 @@ mod tests {
         let s = raw.validate(&|_| None, &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
         let e = s.server.endpoints.for_region("us-west-2");
-        assert_eq!((e.url.as_str(), e.region.as_str()), ("http://127.0.0.1:9000/eu-west-1/mcp", "eu-west-1"));
+        assert_eq!(
+            (e.url.as_str(), e.region.as_str()),
+            ("http://127.0.0.1:9000/eu-west-1/mcp", "eu-west-1")
+        );
         let mut problems = Vec::new();
         let raw = RawMcp {
             default_region: Some("mars-1".into()),

@@ -167,17 +167,37 @@ mod tests {
 
     #[test]
     fn one_script_carries_every_read_as_data() {
-        let ec2 = call("ec2", "DescribeInstances", json!({"Filters": [{"Name": "tag:x", "Values": ["\"); import os; os.system(\"x"]}]}));
+        let ec2 = call(
+            "ec2",
+            "DescribeInstances",
+            json!({"Filters": [{"Name": "tag:x", "Values": ["\"); import os; os.system(\"x"]}]}),
+        );
         let s3 = call("s3", "ListBuckets", json!({}));
         let code = render(&[
-            BatchRead { call: &ec2, region: "eu-west-1", max_pages: 10 },
-            BatchRead { call: &s3, region: "us-east-1", max_pages: 1 },
+            BatchRead {
+                call: &ec2,
+                region: "eu-west-1",
+                max_pages: 10,
+            },
+            BatchRead {
+                call: &s3,
+                region: "us-east-1",
+                max_pages: 1,
+            },
         ]);
-        assert_eq!(code.matches("call_boto3(").count(), 1, "one call site, in a loop");
+        assert_eq!(
+            code.matches("call_boto3(").count(),
+            1,
+            "one call site, in a loop"
+        );
         assert!(code.contains(r#"{"service": "ec2", "operation": "DescribeInstances", "region": "eu-west-1", "max_pages": 10, "params": {"Filters": [{"Name": "tag:x", "Values": ["\"); import os; os.system(\"x"]}]}},"#), "{code}");
         assert!(code.contains(r#"{"service": "s3", "operation": "ListBuckets", "region": "us-east-1", "max_pages": 1, "params": {}},"#), "{code}");
         assert!(code.ends_with("result = {\"batch\": out}\n"));
-        assert_eq!(code.matches("import").count(), 1, "only inside the escaped literal: {code}");
+        assert_eq!(
+            code.matches("import").count(),
+            1,
+            "only inside the escaped literal: {code}"
+        );
     }
 
     #[test]
@@ -188,13 +208,22 @@ mod tests {
             {"pages": [{"Reservations": []}], "truncated": true, "next": {"NextToken": "t2"}, "error": null},
         ]});
         let out = parse(&v, 3).unwrap();
-        assert_eq!(out[0].outcome.as_ref().unwrap()["Buckets"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            out[0].outcome.as_ref().unwrap()["Buckets"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         let e = out[1].outcome.as_ref().unwrap_err();
         assert_eq!(e.code, "AccessDenied");
         assert!(e.message.starts_with("AccessDenied: not allowed"), "{e:?}");
         assert!(out[2].truncated);
         assert_eq!(out[2].next, Some(json!({"NextToken": "t2"})));
-        assert!(parse(&v, 2).is_none(), "a batch of the wrong size is not trusted");
+        assert!(
+            parse(&v, 2).is_none(),
+            "a batch of the wrong size is not trusted"
+        );
         assert!(parse(&json!({"pages": []}), 1).is_none());
     }
 }

@@ -1,5 +1,4 @@
 use super::*;
-use std::sync::Arc;
 use crate::access::Authorization;
 use crate::aws::pool::{CredentialPool, PoolSettings};
 use crate::aws::sts::{AssumeRequest, AwsCredentials, Sts};
@@ -8,6 +7,7 @@ use crate::identity::{Identity, Person};
 use crate::metrics::Metrics;
 use crate::policy::{Allowed, Decision};
 use async_trait::async_trait;
+use std::sync::Arc;
 
 struct NoSts;
 #[async_trait]

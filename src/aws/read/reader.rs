@@ -185,10 +185,13 @@ impl Reader {
         let runs = groups
             .into_values()
             .map(|indices| self.group(aws, &slots, indices));
-        let _ = tokio::time::timeout_at(budget.deadline(), futures_util::future::join_all(runs))
-            .await;
+        let _ =
+            tokio::time::timeout_at(budget.deadline(), futures_util::future::join_all(runs)).await;
         let late = Budget::late();
-        let results = slots.results.into_inner().unwrap_or_else(|e| e.into_inner());
+        let results = slots
+            .results
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
         results
             .into_iter()
             .zip(reads)
@@ -231,9 +234,7 @@ impl Reader {
             let batches = batchable
                 .chunks(size)
                 .map(|chunk| self.batch(&session, slots, chunk.to_vec()));
-            let singles = limited
-                .iter()
-                .map(|&i| self.paged(&session, slots, i));
+            let singles = limited.iter().map(|&i| self.paged(&session, slots, i));
             futures_util::future::join(
                 futures_util::future::join_all(batches),
                 futures_util::future::join_all(singles),
@@ -245,7 +246,9 @@ impl Reader {
         } else {
             let e = TargetError {
                 code: "no_tool".into(),
-                message: "the MCP server offers neither aws___run_script nor call_aws; check [mcp] url".into(),
+                message:
+                    "the MCP server offers neither aws___run_script nor call_aws; check [mcp] url"
+                        .into(),
             };
             slots.fail_all(&indices, &e);
         }
@@ -270,7 +273,12 @@ impl Reader {
             let code = batch::render(&reads);
             let region = slots.reads[indices[0]].target.region.clone();
             let sent = session
-                .call_tool(RUN_SCRIPT, json!({ "code": code }), Some(&region), slots.budget.deadline())
+                .call_tool(
+                    RUN_SCRIPT,
+                    json!({ "code": code }),
+                    Some(&region),
+                    slots.budget.deadline(),
+                )
                 .await;
             let failure = match sent {
                 Ok(r) => match script_value(&r) {
@@ -333,7 +341,12 @@ impl Reader {
                 max_pages: 1,
             }]);
             let sent = session
-                .call_tool(RUN_SCRIPT, json!({ "code": code }), Some(&read.target.region), deadline)
+                .call_tool(
+                    RUN_SCRIPT,
+                    json!({ "code": code }),
+                    Some(&read.target.region),
+                    deadline,
+                )
                 .await
                 .map_err(mcp_error);
             let outcome = sent.and_then(|r| script_value(&r)).and_then(|v| {
