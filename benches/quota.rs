@@ -24,7 +24,7 @@ use opsbot::access::Authorization;
 use opsbot::accounts::discover::AccountBook;
 use opsbot::accounts::{Registry, Settings};
 use opsbot::aws::mcp::client::{McpServer, RunsAs, http_client};
-use opsbot::aws::mcp::endpoints::{Endpoints, HOSTED_REGIONS};
+use opsbot::aws::mcp::endpoints::{Endpoint, Endpoints, HOSTED_REGIONS};
 use opsbot::aws::mcp::pace::PaceSettings;
 use opsbot::aws::mcp::pool::McpPool;
 use opsbot::aws::pool::{CredentialPool, PoolSettings};
@@ -248,8 +248,24 @@ fn authorization(registry: &Registry) -> Authorization {
     }
 }
 
+/// The endpoints: one per Region (`regional`), or every Region through us-east-1's.
+fn endpoints(url: &str, regional: bool) -> Endpoints {
+    if regional {
+        Endpoints::Regional {
+            template: url.to_string(),
+            regions: HOSTED_REGIONS.iter().map(|r| r.to_string()).collect(),
+            default_region: "us-east-1".into(),
+        }
+    } else {
+        Endpoints::Fixed(Endpoint {
+            url: url.replace("{region}", "us-east-1"),
+            region: "us-east-1".into(),
+        })
+    }
+}
+
 /// A fresh reader (no sessions yet) and scoped handle (no credentials yet).
-fn setup(url: &str, max_reads_per_script: usize) -> (Reader, ScopedAws) {
+fn setup(endpoints: Endpoints, max_reads_per_script: usize) -> (Reader, ScopedAws) {
     let registry = registry();
     let auth = authorization(&registry);
     let pool = CredentialPool::new(
@@ -259,11 +275,7 @@ fn setup(url: &str, max_reads_per_script: usize) -> (Reader, ScopedAws) {
     );
     let aws = ScopedAws::new(pool, &AccountBook::new(registry), &auth);
     let server = McpServer {
-        endpoints: Endpoints::Regional {
-            template: url.to_string(),
-            regions: HOSTED_REGIONS.iter().map(|r| r.to_string()).collect(),
-            default_region: "us-east-1".into(),
-        },
+        endpoints,
         timeout: Duration::from_secs(30),
         retry: RetryPolicy::default(),
         runs_as: RunsAs::Signer,
@@ -312,8 +324,14 @@ fn print(label: &str, f: &Figures, delay: Duration) {
     );
 }
 
-async fn inventory(url: &str, stub: &Stub, max_reads: usize, label: &str, delay: Duration) -> u64 {
-    let (reader, aws) = setup(url, max_reads);
+async fn inventory(
+    endpoints: Endpoints,
+    stub: &Stub,
+    max_reads: usize,
+    label: &str,
+    delay: Duration,
+) -> u64 {
+    let (reader, aws) = setup(endpoints, max_reads);
     let kinds = builtins();
     let mut warm_requests = 0;
     for phase in ["cold", "warm"] {
@@ -341,7 +359,7 @@ async fn inventory(url: &str, stub: &Stub, max_reads: usize, label: &str, delay:
 }
 
 async fn run_all(url: &str, stub: &Stub, delay: Duration) {
-    let (reader, aws) = setup(url, 25);
+    let (reader, aws) = setup(endpoints(url, true), 25);
     let call = guard::validate("ec2", "DescribeInstances", &Value::Null).unwrap();
     for phase in ["cold", "warm"] {
         stub.reset();
@@ -392,12 +410,20 @@ async fn main() {
         REGIONS.len(),
         delay.as_millis()
     );
-    let batched = inventory(&url, &stub, 25, "inventory, batched scripts", delay).await;
-    let single = inventory(&url, &stub, 1, "inventory, one read per request", delay).await;
-    println!(
-        "  warm inventory requests: batched {batched}, one read per request {single} ({:.1}× fewer)",
-        single as f64 / batched.max(1) as f64
-    );
+    for (regional, how) in [
+        (true, "each Region's own endpoint"),
+        (false, "every Region through one endpoint"),
+    ] {
+        println!(" {how}:");
+        let e = || endpoints(&url, regional);
+        let batched = inventory(e(), &stub, 25, "inventory, batched scripts", delay).await;
+        let single = inventory(e(), &stub, 1, "inventory, one read per request", delay).await;
+        println!(
+            "  warm inventory requests: batched {batched}, one read per request {single} ({:.1}× fewer)",
+            single as f64 / batched.max(1) as f64
+        );
+    }
+    println!(" each Region's own endpoint:");
     run_all(&url, &stub, delay).await;
     println!("  peak RSS: {:.1} MiB", peak_rss_mib());
 }

@@ -11,10 +11,8 @@ use super::endpoints::Endpoint;
 use super::pace::{PaceSettings, Pacer};
 use crate::aws::sts::AwsCredentials;
 use moka::future::Cache;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::RwLock;
 use tokio::time::Instant;
 
 /// How long the tool list is trusted.
@@ -28,8 +26,6 @@ const MAX_LIFE: Duration = Duration::from_secs(12 * 3600);
 /// (access key, endpoint Region).
 type Key = (String, String);
 
-/// A tool list and when it was fetched.
-type Listed = (Instant, Arc<Vec<ToolInfo>>);
 
 /// Sessions live until their credentials expire.
 struct UntilExpiry;
@@ -55,8 +51,8 @@ pub struct McpPool {
     server: Arc<McpServer>,
     pacer: Arc<Pacer>,
     sessions: Cache<Key, Arc<McpSession>>,
-    /// Endpoint Region → its tools.
-    tools: RwLock<HashMap<String, Listed>>,
+    /// Endpoint Region → its tools (fetched once per endpoint however many ask at once).
+    tools: Cache<String, Arc<Vec<ToolInfo>>>,
 }
 
 impl McpPool {
@@ -77,7 +73,10 @@ impl McpPool {
             server: Arc::new(server),
             pacer: Arc::new(Pacer::new(pace)),
             sessions,
-            tools: RwLock::new(HashMap::new()),
+            tools: Cache::builder()
+                .max_capacity(64)
+                .time_to_live(TOOLS_TTL)
+                .build(),
         }
     }
 
@@ -113,7 +112,8 @@ impl McpPool {
             .await
     }
 
-    /// The tools at `endpoint`, listed with `creds` the first time (and hourly after).
+    /// The tools at `endpoint`, listed with `creds` the first time (and hourly after); one
+    /// listing per endpoint however many ask at once.
     pub async fn tools(
         &self,
         account: &str,
@@ -121,29 +121,18 @@ impl McpPool {
         creds: &AwsCredentials,
         deadline: Instant,
     ) -> Result<Arc<Vec<ToolInfo>>, McpError> {
-        if let Some((at, tools)) = self.tools.read().await.get(&endpoint.region)
-            && at.elapsed() < TOOLS_TTL
-        {
-            return Ok(tools.clone());
-        }
-        let session = self.session(account, endpoint, creds).await;
-        let tools = Arc::new(session.list_tools(deadline).await?);
         self.tools
-            .write()
+            .try_get_with(endpoint.region.clone(), async {
+                let session = self.session(account, endpoint, creds).await;
+                session.list_tools(deadline).await.map(Arc::new)
+            })
             .await
-            .insert(endpoint.region.clone(), (Instant::now(), tools.clone()));
-        Ok(tools)
+            .map_err(|e| (*e).clone())
     }
 
     /// A tool list fetched within the hour, from any endpoint (no network).
     pub async fn cached_tools(&self) -> Option<Arc<Vec<ToolInfo>>> {
-        self.tools
-            .read()
-            .await
-            .values()
-            .filter(|(at, _)| at.elapsed() < TOOLS_TTL)
-            .map(|(_, t)| t.clone())
-            .next()
+        self.tools.iter().next().map(|(_, t)| t)
     }
 
     /// Sessions open now (metrics, tests).
