@@ -61,6 +61,8 @@ struct Inner {
     envelopes: VecDeque<Value>,
     /// Slack user groups: (handle, members).
     usergroups: Vec<(String, Vec<String>)>,
+    /// `users.info` fields that differ from the derived user, per user id.
+    users: HashMap<String, Value>,
 }
 
 /// Handle to a running fake.
@@ -140,6 +142,14 @@ impl FakeSlack {
             .iter()
             .map(|(h, m)| (h.to_string(), m.iter().map(|u| u.to_string()).collect()))
             .collect();
+    }
+
+    /// Makes `users.info` for `id` answer with `fields` merged over the derived user (`profile`
+    /// merged key by key), e.g. a Slack Connect user of another workspace: `team_id` of their
+    /// own team and `is_stranger: true`, as Slack documents for people of a foreign workspace
+    /// in a shared channel.
+    pub fn set_user(&self, id: &str, fields: Value) {
+        self.inner.lock().unwrap().users.insert(id.into(), fields);
     }
 
     /// Sends a Socket Mode envelope on the newest open connection, or queues it for the next
@@ -432,12 +442,25 @@ async fn api(
                 .unwrap_or("")
                 .to_string();
             // Ids starting with UDEAD are deactivated, UGUEST multi-channel guests.
-            json!({"ok": true, "user": {"id": id, "team_id": TEAM, "name": format!("user-{}", id.to_lowercase()),
+            let mut user = json!({"id": id, "team_id": TEAM, "name": format!("user-{}", id.to_lowercase()),
                 "deleted": id.starts_with("UDEAD"), "is_restricted": id.starts_with("UGUEST"),
                 "is_ultra_restricted": false, "real_name": format!("User {id}"), "tz": "Europe/Berlin", "tz_offset": 3600,
                 "is_admin": false, "is_owner": false, "is_bot": false, "is_app_user": false, "updated": 1700000000,
                 "profile": {"real_name": format!("User {id}"), "display_name": format!("user{}", id.to_lowercase()),
-                    "email": format!("{}@example.com", id.to_lowercase()), "team": TEAM}}})
+                    "email": format!("{}@example.com", id.to_lowercase()), "team": TEAM}});
+            let extra = fake.inner.lock().unwrap().users.get(&id).cloned();
+            for (k, v) in extra
+                .iter()
+                .flat_map(|e| e.as_object().into_iter().flatten())
+            {
+                match (k.as_str(), v.as_object()) {
+                    ("profile", Some(p)) => p
+                        .iter()
+                        .for_each(|(pk, pv)| user["profile"][pk] = pv.clone()),
+                    _ => user[k] = v.clone(),
+                }
+            }
+            json!({"ok": true, "user": user})
         }
         "usergroups.list" => {
             let groups = fake.inner.lock().unwrap().usergroups.clone();
