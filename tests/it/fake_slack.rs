@@ -61,7 +61,7 @@ struct Inner {
     envelopes: VecDeque<Value>,
     /// Slack user groups: (handle, members).
     usergroups: Vec<(String, Vec<String>)>,
-    /// `users.info` fields that differ from the derived user, per user id.
+    /// `users.info` fields replacing the derived ones, per user id.
     users: HashMap<String, Value>,
 }
 
@@ -144,10 +144,8 @@ impl FakeSlack {
             .collect();
     }
 
-    /// Makes `users.info` for `id` answer with `fields` merged over the derived user (`profile`
-    /// merged key by key), e.g. a Slack Connect user of another workspace: `team_id` of their
-    /// own team and `is_stranger: true`, as Slack documents for people of a foreign workspace
-    /// in a shared channel.
+    /// `users.info` for `id` answers with these top-level `fields` replacing the derived ones
+    /// (a Slack Connect user: their own `team_id`, `is_stranger: true`, their `profile`).
     pub fn set_user(&self, id: &str, fields: Value) {
         self.inner.lock().unwrap().users.insert(id.into(), fields);
     }
@@ -435,30 +433,21 @@ async fn api(
         "files.completeUploadExternal" => json!({"ok": true, "files": [{"id": "F0FILE1",
             "title": body["files"][0]["title"].clone()}]}),
         "users.info" => {
-            // Every user exists; the email is derived from the id: U1 -> u1@example.com.
+            // Every user exists; the email is derived from the id: U1 -> u1@example.com;
+            // ids starting with UDEAD are deactivated, UGUEST multi-channel guests.
             let id = body
                 .get("user")
                 .and_then(|v| v.as_str())
                 .unwrap_or("")
                 .to_string();
-            // Ids starting with UDEAD are deactivated, UGUEST multi-channel guests.
             let mut user = json!({"id": id, "team_id": TEAM, "name": format!("user-{}", id.to_lowercase()),
                 "deleted": id.starts_with("UDEAD"), "is_restricted": id.starts_with("UGUEST"),
                 "is_ultra_restricted": false, "real_name": format!("User {id}"), "tz": "Europe/Berlin", "tz_offset": 3600,
                 "is_admin": false, "is_owner": false, "is_bot": false, "is_app_user": false, "updated": 1700000000,
                 "profile": {"real_name": format!("User {id}"), "display_name": format!("user{}", id.to_lowercase()),
                     "email": format!("{}@example.com", id.to_lowercase()), "team": TEAM}});
-            let extra = fake.inner.lock().unwrap().users.get(&id).cloned();
-            for (k, v) in extra
-                .iter()
-                .flat_map(|e| e.as_object().into_iter().flatten())
-            {
-                match (k.as_str(), v.as_object()) {
-                    ("profile", Some(p)) => p
-                        .iter()
-                        .for_each(|(pk, pv)| user["profile"][pk] = pv.clone()),
-                    _ => user[k] = v.clone(),
-                }
+            if let Some(Value::Object(extra)) = fake.inner.lock().unwrap().users.get(&id) {
+                user.as_object_mut().unwrap().extend(extra.clone());
             }
             json!({"ok": true, "user": user})
         }

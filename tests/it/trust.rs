@@ -196,7 +196,8 @@ fn stranger(app: &TestApp, id: &str, team: &str) {
     app.slack.set_user(
         id,
         json!({"team_id": team, "is_stranger": true,
-            "profile": {"email": "u1@example.com", "team": team}}),
+            "profile": {"email": "u1@example.com", "team": team, "real_name": "Mallory",
+                "display_name": "mallory"}}),
     );
 }
 
@@ -222,7 +223,8 @@ async fn a_trusted_teams_member_is_ours() {
     app.slack.set_user(
         "UPARTNER1",
         json!({"team_id": "T0PARTNER", "is_stranger": true,
-            "profile": {"email": "u2@example.com", "team": "T0PARTNER"}}),
+            "profile": {"email": "u2@example.com", "team": "T0PARTNER", "real_name": "Pat",
+                "display_name": "pat"}}),
     );
     let text = answer(&app, "accounts", "UPARTNER1", "C0OPS").await;
     assert_eq!(listed(&text), ["sandbox", "staging"], "{text}");
