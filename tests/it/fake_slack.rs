@@ -433,8 +433,7 @@ async fn api(
         "files.completeUploadExternal" => json!({"ok": true, "files": [{"id": "F0FILE1",
             "title": body["files"][0]["title"].clone()}]}),
         "users.info" => {
-            // Every user exists; the email is derived from the id: U1 -> u1@example.com;
-            // ids starting with UDEAD are deactivated, UGUEST multi-channel guests.
+            // Every user exists (U1 -> u1@example.com); UDEAD… deactivated, UGUEST… guests.
             let id = body
                 .get("user")
                 .and_then(|v| v.as_str())
