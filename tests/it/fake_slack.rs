@@ -144,8 +144,7 @@ impl FakeSlack {
             .collect();
     }
 
-    /// `users.info` for `id` answers with these top-level `fields` replacing the derived ones
-    /// (a Slack Connect user: their own `team_id`, `is_stranger: true`, their `profile`).
+    /// `users.info` for `id` answers with `fields` replacing the derived top-level ones.
     pub fn set_user(&self, id: &str, fields: Value) {
         self.inner.lock().unwrap().users.insert(id.into(), fields);
     }
