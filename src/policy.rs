@@ -3,98 +3,51 @@
 //! Grants give groups accounts (by selector); channel guardrails cap what may ever be queried
 //! in a channel; the effective set is the intersection. Default deny everywhere: no grant, no
 //! account; an unlisted channel allows nothing unless `[channels] default` says otherwise.
-//! Guests get only grants that say `guests = true`. [`decide`] returns the set with the
-//! reasons, shown by `whoami` and logged per question.
+//! Guests get only grants that say `guests = true`, strangers (another organisation's people)
+//! only grants that say `strangers = true`, deactivated people nothing. [`decide_for`] returns
+//! the set with the reasons, shown by `whoami` and logged per question; for guests and
+//! strangers the reasons count what was withheld and never name it.
+//!
+//! Grants name groups by provider-qualified key (`slack:S0123ABCD`, `entra:<object id>`, …;
+//! see [`crate::identity::group`]) and match exactly, so a group merely *named* like a grant
+//! gets nothing. A bare name (older configs) means `static:<name>`: only the static groups
+//! file matches it ([`migration`] explains how to move on). `schedule:<name>` grants apply only
+//! to the schedule itself: no person's group can carry that key.
 //!
 //! Channels are named with their platform (`slack:C0123…`, `teams:19:…`); a bare Slack id
 //! (`C0123…`, `G0123…`) still means Slack, so older policy files load unchanged. A whole Teams
 //! team is `teams:team:<team id>`: its rule covers every channel of the team that has no rule
 //! of its own.
 
-use crate::accounts::{Account, Registry};
+use crate::accounts::Registry;
 use crate::core::inbound::{Place, PlaceKind, Platform};
+use crate::identity::Standing;
+use crate::identity::group;
 use crate::problem::Problem;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// A way to name accounts in the policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selector {
-    /// `*`: every account.
-    All,
-    /// A 12-digit id, name or alias.
-    Account(String),
-    /// `environment:production`.
-    Environment(String),
-    /// `tag:team=data`.
-    Tag(String, String),
-}
-
-impl Selector {
-    /// Parses a selector string.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if s == "*" {
-            return Ok(Self::All);
-        }
-        if let Some(env) = s.strip_prefix("environment:") {
-            return if env.is_empty() {
-                Err("environment: needs a value".into())
-            } else {
-                Ok(Self::Environment(env.to_lowercase()))
-            };
-        }
-        if let Some(tag) = s.strip_prefix("tag:") {
-            return match tag.split_once('=') {
-                Some((k, v)) if !k.is_empty() => Ok(Self::Tag(k.into(), v.into())),
-                _ => Err(format!("{s:?}: write tag:KEY=VALUE")),
-            };
-        }
-        if s.is_empty() || s.contains(':') {
-            return Err(format!(
-                "{s:?} is not a selector: use *, an id, name or alias, environment:NAME or tag:KEY=VALUE"
-            ));
-        }
-        Ok(Self::Account(s.to_lowercase()))
-    }
-
-    /// Whether this selector names `account`.
-    pub fn matches(&self, account: &Account) -> bool {
-        match self {
-            Self::All => true,
-            Self::Account(k) => {
-                account.id == *k
-                    || account.name.to_lowercase() == *k
-                    || account.aliases.iter().any(|a| a.to_lowercase() == *k)
-            }
-            Self::Environment(e) => account.environment.as_deref() == Some(e.as_str()),
-            Self::Tag(k, v) => account.tags.get(k) == Some(v),
-        }
-    }
-}
-
-impl std::fmt::Display for Selector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::All => f.write_str("*"),
-            Self::Account(a) => f.write_str(a),
-            Self::Environment(e) => write!(f, "environment:{e}"),
-            Self::Tag(k, v) => write!(f, "tag:{k}={v}"),
-        }
-    }
-}
+#[path = "policy_selector.rs"]
+mod selector;
+pub use selector::{Selector, describe};
 
 /// A group's grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
-    /// Group name as the identity providers report it (compared case-insensitively).
+    /// The group key it matches exactly, normalized (`slack:S0123ABCD`, `static:admins`, …).
     pub group: String,
+    /// The name as written when it had no provider prefix (older configs), lower-cased: it
+    /// means `static:<name>`.
+    pub bare: Option<String>,
     /// Accounts granted.
     pub accounts: Vec<Selector>,
     /// Optional region limit; `None` means the account's regions.
     pub regions: Option<Vec<String>>,
     /// Whether the grant also applies to guests (default: members only).
     pub guests: bool,
+    /// Whether the grant also applies to strangers, people of another organisation
+    /// (default: no).
+    pub strangers: bool,
 }
 
 /// The whole access policy.
@@ -129,6 +82,8 @@ struct RawGrant {
     regions: Option<Vec<String>>,
     #[serde(default)]
     guests: bool,
+    #[serde(default)]
+    strangers: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -187,12 +142,14 @@ impl Policy {
         let mut grants = Vec::new();
         for (i, g) in raw.grant.iter().enumerate() {
             let at = format!("{label}: grant[{i}]");
-            if g.group.trim().is_empty() {
-                problems.push(Problem {
-                    key: format!("{at}.group"),
-                    message: "must name a group".into(),
-                });
-            }
+            let written = group::parse(&g.group).unwrap_or_else(|m| {
+                problems.push(Problem::new(format!("{at}.group"), m));
+                group::Written {
+                    key: g.group.clone(),
+                    kind: group::Kind::Static,
+                    bare: None,
+                }
+            });
             let accounts = selectors(&g.accounts, &format!("{at}.accounts"), &mut problems);
             for r in g.regions.iter().flatten() {
                 if !crate::accounts::regions::is_known(r, extra_regions) {
@@ -203,10 +160,12 @@ impl Policy {
                 }
             }
             grants.push(Grant {
-                group: g.group.trim().to_string(),
+                group: written.key,
+                bare: written.bare,
                 accounts,
                 regions: g.regions.clone(),
                 guests: g.guests,
+                strangers: g.strangers,
             });
         }
         let mut channels = BTreeMap::new();
@@ -286,21 +245,45 @@ pub struct Allowed {
     pub label: String,
     /// Regions they may query there.
     pub regions: Vec<String>,
-    /// Groups whose grants gave it.
+    /// Group keys of the grants that gave it (`static:admins`, `slack:S0123ABCD`).
     pub granted_by: Vec<String>,
 }
 
-/// The outcome of [`decide`], with reasons.
+/// How many accounts were withheld, and why, without naming them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Withheld {
+    /// Granted to the person's groups, but by grants not for their standing (members only,
+    /// or not `strangers = true`).
+    pub standing: usize,
+    /// Granted, but outside this conversation's guardrail.
+    pub elsewhere: usize,
+    /// Granted, but the grants' region limits exclude all of the account's regions.
+    pub regions: usize,
+}
+
+impl Withheld {
+    /// Accounts withheld in all.
+    pub fn total(&self) -> usize {
+        self.standing + self.elsewhere + self.regions
+    }
+}
+
+/// The outcome of [`decide_for`], with reasons.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decision {
-    /// The person's groups.
+    /// The person's group keys.
     pub groups: Vec<String>,
     /// Accounts they may query here, sorted by name.
     pub allowed: Vec<Allowed>,
-    /// Accounts granted but removed by the channel guardrail: (label, reason).
+    /// Members only: accounts granted but withheld here, (label, reason). Empty for guests
+    /// and strangers, who are never told about accounts they cannot query.
     pub removed: Vec<(String, String)>,
-    /// The guardrail that applied, described.
+    /// What was withheld, counted (everyone).
+    pub withheld: Withheld,
+    /// The guardrail that applied, described (may name accounts: shown to members only).
     pub guardrail: String,
+    /// Bare grant names that fit one of the person's IdP groups (see [`migration`]).
+    pub hints: Vec<migration::Hint>,
 }
 
 impl Decision {
@@ -310,20 +293,7 @@ impl Decision {
     }
 }
 
-/// Selectors as shown to people: `*, environment:dev`, or `nothing` when empty.
-pub fn describe(sel: &[Selector]) -> String {
-    if sel.is_empty() {
-        "nothing".into()
-    } else {
-        sel.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// Decides which accounts someone in `groups` may query at `place`; a guest gets only the
-/// grants that allow guests.
+/// Decides for a member (`guest = false`) or a guest; see [`decide_for`].
 pub fn decide(
     policy: &Policy,
     registry: &Registry,
@@ -331,7 +301,17 @@ pub fn decide(
     guest: bool,
     place: &Place,
 ) -> Decision {
-    let (guard, guardrail): (&[Selector], String) = if place.kind == PlaceKind::Dm {
+    let standing = if guest {
+        Standing::Guest
+    } else {
+        Standing::Member
+    };
+    decide_for(policy, registry, groups, standing, place)
+}
+
+/// The guardrail selectors for `place`, described.
+fn guardrail<'a>(policy: &'a Policy, place: &Place) -> (&'a [Selector], String) {
+    if place.kind == PlaceKind::Dm {
         (
             &policy.dm,
             format!("direct messages allow {}", describe(&policy.dm)),
@@ -350,68 +330,99 @@ pub fn decide(
                 describe(&policy.channel_default)
             ),
         )
+    }
+}
+
+/// Decides which accounts someone with group keys `groups` and `standing` may query at
+/// `place`. Keys match grants exactly (normalized like grants: a bare name is a static-file
+/// group). A guest gets only `guests = true` grants, a stranger only `strangers = true`
+/// grants, a deactivated person nothing.
+pub fn decide_for(
+    policy: &Policy,
+    registry: &Registry,
+    groups: &[String],
+    standing: Standing,
+    place: &Place,
+) -> Decision {
+    let keys: Vec<String> = groups
+        .iter()
+        .map(|g| group::parse(g).map_or_else(|_| g.clone(), |w| w.key))
+        .collect();
+    if standing == Standing::Deactivated {
+        return Decision {
+            groups: keys,
+            guardrail: "deactivated accounts may query nothing".into(),
+            ..Decision::default()
+        };
+    }
+    let (guard, guardrail) = guardrail(policy, place);
+    let applies = |g: &Grant| match standing {
+        Standing::Member => true,
+        Standing::Guest => g.guests,
+        Standing::Stranger => g.strangers,
+        Standing::Deactivated => false,
     };
-    let lower: Vec<String> = groups.iter().map(|g| g.to_lowercase()).collect();
+    let member = standing == Standing::Member;
     let mut allowed = Vec::new();
     let mut removed = Vec::new();
+    let mut withheld = Withheld::default();
     for account in registry.all() {
         let mut by = Vec::new();
         let mut regions: Vec<String> = Vec::new();
-        let mut members_only = false;
-        for g in policy
-            .grants
-            .iter()
-            .filter(|g| lower.contains(&g.group.to_lowercase()))
-        {
-            if g.accounts.iter().any(|s| s.matches(account)) {
-                if guest && !g.guests {
-                    members_only = true;
-                    continue;
-                }
-                by.push(g.group.clone());
-                let limit = g.regions.as_ref();
-                for r in &account.regions {
-                    if limit.is_none_or(|l| l.contains(r)) && !regions.contains(r) {
-                        regions.push(r.clone());
-                    }
+        let mut not_for_them = false;
+        for g in policy.grants.iter().filter(|g| keys.contains(&g.group)) {
+            if !g.accounts.iter().any(|s| s.matches(account)) {
+                continue;
+            }
+            if !applies(g) {
+                not_for_them = true;
+                continue;
+            }
+            by.push(g.group.clone());
+            let limit = g.regions.as_ref();
+            for r in &account.regions {
+                if limit.is_none_or(|l| l.contains(r)) && !regions.contains(r) {
+                    regions.push(r.clone());
                 }
             }
         }
-        if by.is_empty() {
-            if members_only {
-                removed.push((
-                    account.label(),
-                    "granted to your groups, but guests need a grant with guests = true".into(),
-                ));
+        let why = if by.is_empty() {
+            if not_for_them {
+                withheld.standing += 1;
             }
             continue;
-        }
-        if !guard.iter().any(|s| s.matches(account)) {
-            removed.push((account.label(), format!("not allowed here: {guardrail}")));
+        } else if !guard.iter().any(|s| s.matches(account)) {
+            withheld.elsewhere += 1;
+            format!("not allowed here: {guardrail}")
+        } else if regions.is_empty() {
+            withheld.regions += 1;
+            "its grants' region limits exclude all of its regions".to_string()
+        } else {
+            by.dedup();
+            allowed.push(Allowed {
+                id: account.id.clone(),
+                label: account.label(),
+                regions,
+                granted_by: by,
+            });
             continue;
+        };
+        if member {
+            removed.push((account.label(), why));
         }
-        if regions.is_empty() {
-            removed.push((
-                account.label(),
-                "its grants' region limits exclude all of its regions".into(),
-            ));
-            continue;
-        }
-        by.dedup();
-        allowed.push(Allowed {
-            id: account.id.clone(),
-            label: account.label(),
-            regions,
-            granted_by: by,
-        });
     }
     Decision {
-        groups: groups.to_vec(),
+        groups: keys,
         allowed,
         removed,
+        withheld,
         guardrail,
+        hints: Vec::new(),
     }
 }
+
+#[path = "policy_migration.rs"]
+pub mod migration;
 
 #[cfg(test)]
 #[path = "policy_tests.rs"]

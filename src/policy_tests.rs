@@ -1,5 +1,6 @@
 use super::*;
 use crate::accounts::tests::sample;
+use crate::identity::Standing;
 
 const POLICY: &str = r##"
 [[grant]]
@@ -132,7 +133,11 @@ fn reasons_say_which_group_and_which_guardrail() {
         &at("C0GENERAL"),
     );
     let sandbox = &d.allowed[0];
-    assert_eq!(sandbox.granted_by, ["Developers"]);
+    assert_eq!(
+        sandbox.granted_by,
+        ["static:developers"],
+        "a bare grant name means the static file's group"
+    );
     assert!(
         d.guardrail.contains("#general allows environment:dev"),
         "{}",
@@ -160,7 +165,10 @@ fn region_limits_intersect_and_union() {
     );
     let prod = d.allowed.iter().find(|a| a.id == "111111111111").unwrap();
     assert_eq!(prod.regions, ["us-east-1", "eu-west-1"]);
-    assert_eq!(prod.granted_by, ["platform-admins", "eu-only"]);
+    assert_eq!(
+        prod.granted_by,
+        ["static:platform-admins", "static:eu-only"]
+    );
 }
 
 #[test]
@@ -249,13 +257,9 @@ fn guests_get_only_grants_that_allow_guests_and_are_told_why() {
     assert_eq!(names(&member), ["sandbox", "staging"]);
     let guest = decide(&p, &sample(), &groups, true, &at("C0PLATFORM"));
     assert_eq!(names(&guest), ["sandbox"]);
-    assert_eq!(guest.removed.len(), 1);
-    assert!(guest.removed[0].0.starts_with("staging"));
-    assert!(
-        guest.removed[0].1.contains("guests = true"),
-        "{:?}",
-        guest.removed
-    );
+    // A guest is told how many accounts were withheld and why, never which.
+    assert!(guest.removed.is_empty(), "{:?}", guest.removed);
+    assert_eq!(guest.withheld.standing, 1);
     let admin_guest = decide(
         &p,
         &sample(),
@@ -353,4 +357,130 @@ fn teams_channel_rule_beats_its_team_rule_and_other_teams_get_the_default() {
     assert_eq!(names(&d), ["data-staging", "sandbox", "staging"]);
     let personal = Place::new(Platform::Teams, "a:1xyz", PlaceKind::Dm);
     assert_eq!(names(&decide(&p, &r, &admins, false, &personal)).len(), 4);
+}
+
+fn keys(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+const QUALIFIED: &str = r##"
+[[grant]]
+group = "platform-admins"
+accounts = ["*"]
+
+[[grant]]
+group = "slack:S0PLATFORM"
+accounts = ["*"]
+
+[[grant]]
+group = "entra:0A1B2C3D-0000-4000-8000-00000000000F"
+accounts = ["staging"]
+
+[[grant]]
+group = "okta:00gPartners1"
+accounts = ["sandbox"]
+strangers = true
+
+[[grant]]
+group = "schedule:weekly-prod"
+accounts = ["*"]
+
+[channels]
+dm = ["*"]
+"##;
+
+#[test]
+fn grants_match_qualified_keys_exactly_so_names_cannot_be_squatted() {
+    let p = Policy::parse(QUALIFIED, "access.toml", &sample(), &[], false).unwrap();
+    let r = sample();
+    let dm = at("D0DM");
+    let cases: &[(&[&str], Standing, &[&str])] = &[
+        // The static file's group, and the qualified keys, match.
+        (
+            &["static:platform-admins"],
+            Standing::Member,
+            &["data-staging", "production", "sandbox", "staging"],
+        ),
+        (
+            &["slack:S0PLATFORM"],
+            Standing::Member,
+            &["data-staging", "production", "sandbox", "staging"],
+        ),
+        (
+            &["entra:0a1b2c3d-0000-4000-8000-00000000000f"],
+            Standing::Member,
+            &["staging"],
+        ),
+        // Squatters: groups of other providers merely named like a grant.
+        (
+            &[
+                "slack:S0SQUATTER",
+                "entra:11111111-0000-4000-8000-000000000000",
+            ],
+            Standing::Member,
+            &[],
+        ),
+        (&["slack:s0platform"], Standing::Member, &[]),
+        (&["okta:00gpartners1"], Standing::Member, &[]),
+        // Strangers only get strangers = true grants, guests only guests = true ones.
+        (
+            &["slack:S0PLATFORM", "okta:00gPartners1"],
+            Standing::Stranger,
+            &["sandbox"],
+        ),
+        (&["okta:00gPartners1"], Standing::Guest, &[]),
+        (&["slack:S0PLATFORM"], Standing::Deactivated, &[]),
+        // The schedule's own key is only ever given by code (Access::for_schedule).
+        (
+            &["schedule:weekly-prod"],
+            Standing::Member,
+            &["data-staging", "production", "sandbox", "staging"],
+        ),
+    ];
+    for (groups, standing, want) in cases {
+        let d = decide_for(&p, &r, &keys(groups), *standing, &dm);
+        assert_eq!(names(&d), *want, "{groups:?} as {standing:?}");
+    }
+    let stranger = decide_for(
+        &p,
+        &r,
+        &keys(&["slack:S0PLATFORM"]),
+        Standing::Stranger,
+        &dm,
+    );
+    assert!(
+        stranger.removed.is_empty(),
+        "nothing named: {:?}",
+        stranger.removed
+    );
+    assert_eq!(stranger.withheld.standing, 4);
+}
+
+#[test]
+fn bad_group_keys_are_problems_that_say_what_to_write() {
+    let bad = r#"
+[[grant]]
+group = "entra:platform-admins"
+accounts = ["*"]
+
+[[grant]]
+group = "slack:platform-admins"
+accounts = ["*"]
+
+[[grant]]
+group = "team:data"
+accounts = ["*"]
+"#;
+    let e = Policy::parse(bad, "access.toml", &sample(), &[], false).unwrap_err();
+    let all: String = e
+        .iter()
+        .map(|p| format!("{}: {}\n", p.key, p.message))
+        .collect();
+    for needle in [
+        "grant[0].group: entra: takes the group's object id",
+        "grant[1].group: slack: takes the user group's id",
+        "grant[2].group: \"team:data\": \"team\" is not a group provider",
+    ] {
+        assert!(all.contains(needle), "missing {needle}:\n{all}");
+    }
 }

@@ -181,7 +181,8 @@ impl AppBuilder {
             slack_sink.client(),
             slack_sink.token().clone(),
             slack_sink.retry(),
-        );
+        )
+        .with_trusted_teams(config.slack.trusted_teams.clone());
         let http = crate::endpoint::client(Some(Duration::from_secs(20)))
             .map_err(|e| AppError::Client(std::io::Error::other(e)))?;
         let groups = match self.groups {
@@ -215,7 +216,8 @@ impl AppBuilder {
             None => None,
         };
         profiles.extend(self.profiles);
-        let directory = Directory::new(profiles, groups, config.identity.ttl);
+        let directory = Directory::new(profiles, groups, config.identity.ttl)
+            .with_timeout(config.identity.timeout);
         let book = AccountBook::new(config.accounts.registry.clone());
         let access = Arc::new(Access::new(
             directory,

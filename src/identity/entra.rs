@@ -5,8 +5,10 @@
 //! `ENTRA_CLIENT_SECRET`), cached until shortly before it expires. Then
 //! `GET {graph_url}/v1.0/users/{upn or object id}/transitiveMemberOf/microsoft.graph.group`
 //! (Teams users by their Entra object id, everyone else by email) following
-//! `@odata.nextLink`; 429/503 honour `Retry-After`. Groups are named by display name or id.
+//! `@odata.nextLink`; 429/503 honour `Retry-After`. Groups are keyed `entra:<object id>`
+//! (immutable; anyone may create a group with any display name, so names are only shown).
 
+use super::group::{Group, Kind};
 use super::{GroupDirectory, IdentityError, Person};
 use crate::retry::{Attempt, RetryPolicy};
 use crate::secret::Secret;
@@ -16,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-const PROVIDER: &str = "Microsoft Entra ID";
+const PROVIDER: &str = Kind::Entra.provider();
 
 /// Graph throttling: honour `Retry-After`, twice at most, never more than 10 s at a time.
 const RETRY: RetryPolicy = RetryPolicy {
@@ -25,14 +27,15 @@ const RETRY: RetryPolicy = RetryPolicy {
     max_wait: Duration::from_secs(10),
 };
 
-/// How Entra groups are named in the policy.
+/// The former `identity.entra.group_name` setting, still accepted so older configs load. It no
+/// longer changes anything: grants always name Entra groups by object id (`entra:<id>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupName {
-    /// The group's display name (default).
+    /// Formerly: match by display name (squattable; no longer done).
     #[default]
     DisplayName,
-    /// The group's object id (stable across renames).
+    /// Formerly: match by object id (now always).
     Id,
 }
 
@@ -49,8 +52,6 @@ pub struct EntraSettings {
     pub graph_url: String,
     /// Login base URL (`https://login.microsoftonline.com`).
     pub login_url: String,
-    /// Name groups by display name or id.
-    pub group_name: GroupName,
 }
 
 /// Entra group lookups.
@@ -68,13 +69,13 @@ struct TokenResponse {
 
 #[derive(Deserialize)]
 struct Page {
-    value: Vec<Group>,
+    value: Vec<GraphGroup>,
     #[serde(rename = "@odata.nextLink")]
     next: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Group {
+struct GraphGroup {
     id: String,
     #[serde(rename = "displayName")]
     display_name: Option<String>,
@@ -145,7 +146,7 @@ impl GroupDirectory for Entra {
         PROVIDER
     }
 
-    async fn groups(&self, person: &Person) -> Result<Vec<String>, IdentityError> {
+    async fn groups(&self, person: &Person) -> Result<Vec<Group>, IdentityError> {
         // A Teams user is already known by their Entra object id; others by email (UPN).
         let upn = match person.user.platform {
             crate::core::inbound::Platform::Teams if !person.user.id.is_empty() => {
@@ -192,14 +193,10 @@ impl GroupDirectory for Entra {
                 .json()
                 .await
                 .map_err(|e| fail(format!("unexpected Graph response: {e}")))?;
-            out.extend(
-                page.value
-                    .into_iter()
-                    .map(|g| match self.settings.group_name {
-                        GroupName::Id => g.id,
-                        GroupName::DisplayName => g.display_name.unwrap_or(g.id),
-                    }),
-            );
+            out.extend(page.value.into_iter().map(|g| {
+                let name = g.display_name.unwrap_or_else(|| g.id.clone());
+                Group::new(Kind::Entra, &g.id, name)
+            }));
             match page.next {
                 Some(n) => url = n,
                 None => return Ok(out),

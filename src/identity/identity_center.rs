@@ -2,9 +2,11 @@
 //!
 //! `GetUserId` by email (`emails.value`), `ListGroupMembershipsForMember` (paginated), then
 //! `DescribeGroup` for each group's display name (names cached for the provider's lifetime,
-//! groups rarely rename). Needs `identitystore:GetUserId`, `ListGroupMembershipsForMember`
+//! groups rarely rename; names are only shown). Groups are keyed
+//! `identity_center:<GroupId>`. Needs `identitystore:GetUserId`, `ListGroupMembershipsForMember`
 //! and `DescribeGroup` on the identity store; endpoint override `AWS_ENDPOINT_URL_IDENTITYSTORE`.
 
+use super::group::{Group, Kind};
 use super::{GroupDirectory, IdentityError, Person};
 use async_trait::async_trait;
 use aws_sdk_identitystore::types::{AlternateIdentifier, MemberId, UniqueAttribute};
@@ -12,7 +14,7 @@ use aws_smithy_types::Document;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-const PROVIDER: &str = "IAM Identity Center";
+const PROVIDER: &str = Kind::IdentityCenter.provider();
 
 /// Identity store group lookups.
 pub struct IdentityCenter {
@@ -74,7 +76,7 @@ impl GroupDirectory for IdentityCenter {
         PROVIDER
     }
 
-    async fn groups(&self, person: &Person) -> Result<Vec<String>, IdentityError> {
+    async fn groups(&self, person: &Person) -> Result<Vec<Group>, IdentityError> {
         let Some(email) = person.email.as_deref() else {
             return Ok(Vec::new());
         };
@@ -117,10 +119,11 @@ impl GroupDirectory for IdentityCenter {
                     .filter_map(|m| m.group_id().map(str::to_string)),
             );
         }
-        let mut names = Vec::new();
+        let mut groups = Vec::new();
         for id in ids {
-            names.push(self.group_name(&id).await?);
+            let name = self.group_name(&id).await?;
+            groups.push(Group::new(Kind::IdentityCenter, &id, name));
         }
-        Ok(names)
+        Ok(groups)
     }
 }

@@ -1,24 +1,30 @@
 //! Identity: a chat user becomes a [`Person`] (email, name, standing) and a set of groups.
 //!
-//! Each platform brings its own [`Profiles`] (Slack `users.info`; the terminal trusts the
-//! operator's `--as`). Groups are the union of every configured
+//! Each platform brings its own [`Profiles`] (Slack `users.info`; Teams' member lookup; the
+//! terminal trusts the operator's `--as`). Groups are the union of every configured
 //! [`GroupDirectory`] (static file, Slack user groups, Okta, Microsoft Entra ID, IAM Identity
-//! Center), each cached for `identity.cache_ttl_seconds`. If any provider fails the whole
-//! lookup fails closed: never an empty or partial (possibly narrower or wider) grant.
+//! Center), each reported as a provider-qualified [`Group`] key ([`group`]) so a group *named*
+//! like a grant grants nothing. The [`Directory`] caches each answer for
+//! `identity.cache_ttl_seconds`, bounds every outside call by `identity.timeout_seconds`, and
+//! fails closed: if any provider fails or does not answer, the whole lookup fails, never an
+//! empty or partial (possibly narrower or wider) grant. A stranger (someone from another
+//! organisation) is identified before any group is looked up, and their email, asserted by
+//! that other organisation, is never used.
 
+mod directory;
 pub mod entra;
+pub mod group;
 pub mod identity_center;
 pub mod okta;
 pub mod settings;
 pub mod slack;
 pub mod static_file;
 
-use crate::cache::TtlCache;
-use crate::core::inbound::{ChatUser, Platform};
+pub use directory::Directory;
+pub use group::Group;
+
+use crate::core::inbound::ChatUser;
 use async_trait::async_trait;
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Whether a person counts as a member of the workspace at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -29,6 +35,10 @@ pub enum Standing {
     /// A guest (Slack multi- or single-channel guest, Teams guest): only grants that allow
     /// guests apply.
     Guest,
+    /// Someone from another organisation (a Slack Connect user whose team or enterprise is not
+    /// ours, an anonymous Teams participant): only grants that allow strangers apply, and
+    /// only groups keyed by their own platform id count (never by the email they carry).
+    Stranger,
     /// Deactivated: refused always, whatever groups still list them.
     Deactivated,
 }
@@ -38,13 +48,14 @@ pub enum Standing {
 pub struct Person {
     /// Who, on which platform.
     pub user: ChatUser,
-    /// Email from the platform profile (Slack needs `users:read.email`).
+    /// Email from the platform profile (Slack needs `users:read.email`); never set for a
+    /// stranger (their email is asserted by another organisation).
     pub email: Option<String>,
     /// Handle (Slack `name`), for readable session names.
     pub handle: Option<String>,
     /// Display or real name.
     pub display_name: Option<String>,
-    /// Member, guest or deactivated.
+    /// Member, guest, stranger or deactivated.
     pub standing: Standing,
 }
 
@@ -66,8 +77,15 @@ impl Person {
 pub struct Identity {
     /// Who.
     pub person: Person,
-    /// Union of all providers' groups, sorted, no duplicates.
-    pub groups: Vec<String>,
+    /// Union of all providers' groups, sorted by key, no duplicate keys.
+    pub groups: Vec<Group>,
+}
+
+impl Identity {
+    /// The groups' keys, as grants match them.
+    pub fn keys(&self) -> Vec<String> {
+        self.groups.iter().map(|g| g.key.clone()).collect()
+    }
 }
 
 /// Why identity could not be established (the request fails closed).
@@ -87,6 +105,13 @@ pub enum IdentityError {
         /// What went wrong (for logs).
         detail: String,
     },
+    /// The platform could not confirm who sent the message (e.g. the Teams member lookup
+    /// names someone else).
+    #[error("couldn't confirm who you are")]
+    Unverified {
+        /// What went wrong (for logs).
+        detail: String,
+    },
 }
 
 impl IdentityError {
@@ -95,6 +120,7 @@ impl IdentityError {
         match self {
             Self::Provider { .. } => "identity_provider",
             Self::Profile { .. } => "identity_profile",
+            Self::Unverified { .. } => "identity_unverified",
         }
     }
 }
@@ -121,190 +147,8 @@ impl Profiles for TrustedProfiles {
 /// A source of group memberships.
 #[async_trait]
 pub trait GroupDirectory: Send + Sync {
-    /// Name shown to users when it fails, e.g. `Okta`.
+    /// Name shown to users when it fails, e.g. `Okta` (the [`group::Kind::provider`] name).
     fn name(&self) -> &'static str;
-    /// The person's groups.
-    async fn groups(&self, person: &Person) -> Result<Vec<String>, IdentityError>;
-}
-
-/// Profiles plus the union of group providers, with caching.
-pub struct Directory {
-    profiles: HashMap<Platform, Arc<dyn Profiles>>,
-    providers: Vec<Arc<dyn GroupDirectory>>,
-    person_cache: TtlCache<Person>,
-    group_caches: Vec<TtlCache<Vec<String>>>,
-}
-
-impl Directory {
-    /// A directory over per-platform `profiles` and `providers`, caching answers for `ttl`.
-    pub fn new(
-        profiles: HashMap<Platform, Arc<dyn Profiles>>,
-        providers: Vec<Arc<dyn GroupDirectory>>,
-        ttl: Duration,
-    ) -> Self {
-        let group_caches = providers
-            .iter()
-            .map(|_| TtlCache::new(ttl, 10_000))
-            .collect();
-        Self {
-            profiles,
-            providers,
-            person_cache: TtlCache::new(ttl, 10_000),
-            group_caches,
-        }
-    }
-
-    /// Names of the configured providers.
-    pub fn provider_names(&self) -> Vec<&'static str> {
-        self.providers.iter().map(|p| p.name()).collect()
-    }
-
-    /// The person and all their groups; any provider failure fails the whole lookup.
-    pub async fn identify(&self, user: &ChatUser) -> Result<Identity, IdentityError> {
-        let key = user.key();
-        let person = match self.person_cache.get(&key) {
-            Some(p) => p,
-            None => {
-                let profiles =
-                    self.profiles
-                        .get(&user.platform)
-                        .ok_or_else(|| IdentityError::Profile {
-                            detail: format!("no profile source for {} users", user.platform),
-                        })?;
-                let p = profiles.person(user).await?;
-                self.person_cache.insert(&key, p.clone());
-                p
-            }
-        };
-        let lookups = self
-            .providers
-            .iter()
-            .zip(&self.group_caches)
-            .map(|(provider, cache)| {
-                let (person, key) = (&person, &key);
-                async move {
-                    if let Some(g) = cache.get(key) {
-                        return Ok(g);
-                    }
-                    let g = provider.groups(person).await?;
-                    cache.insert(key, g.clone());
-                    Ok::<_, IdentityError>(g)
-                }
-            });
-        let mut groups: Vec<String> = Vec::new();
-        for result in futures_util::future::join_all(lookups).await {
-            groups.extend(result?);
-        }
-        groups.sort();
-        groups.dedup();
-        Ok(Identity { person, groups })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    struct Fixed(Person);
-    #[async_trait]
-    impl Profiles for Fixed {
-        async fn person(&self, _: &ChatUser) -> Result<Person, IdentityError> {
-            Ok(self.0.clone())
-        }
-    }
-
-    struct Counting {
-        calls: AtomicUsize,
-        fail: bool,
-        groups: Vec<String>,
-    }
-    #[async_trait]
-    impl GroupDirectory for Counting {
-        fn name(&self) -> &'static str {
-            "Okta"
-        }
-        async fn groups(&self, _: &Person) -> Result<Vec<String>, IdentityError> {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            if self.fail {
-                Err(IdentityError::Provider {
-                    provider: "Okta",
-                    detail: "HTTP 503".into(),
-                })
-            } else {
-                Ok(self.groups.clone())
-            }
-        }
-    }
-
-    fn user() -> ChatUser {
-        ChatUser::new(Platform::Slack, "U1")
-    }
-
-    fn person() -> Person {
-        Person::member(user(), Some("ana@example.com".into()))
-    }
-
-    fn profiles() -> HashMap<Platform, Arc<dyn Profiles>> {
-        HashMap::from([(
-            Platform::Slack,
-            Arc::new(Fixed(person())) as Arc<dyn Profiles>,
-        )])
-    }
-
-    fn counting(groups: &[&str], fail: bool) -> Arc<Counting> {
-        Arc::new(Counting {
-            calls: AtomicUsize::new(0),
-            fail,
-            groups: groups.iter().map(|s| s.to_string()).collect(),
-        })
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn union_of_providers_cached_until_ttl() {
-        let a = counting(&["b", "a"], false);
-        let b = counting(&["a", "c"], false);
-        let d = Directory::new(
-            profiles(),
-            vec![a.clone(), b.clone()],
-            Duration::from_secs(300),
-        );
-        assert_eq!(d.identify(&user()).await.unwrap().groups, ["a", "b", "c"]);
-        d.identify(&user()).await.unwrap();
-        assert_eq!(a.calls.load(Ordering::SeqCst), 1, "cached");
-        tokio::time::advance(Duration::from_secs(301)).await;
-        d.identify(&user()).await.unwrap();
-        assert_eq!(a.calls.load(Ordering::SeqCst), 2, "expired and asked again");
-    }
-
-    #[tokio::test]
-    async fn one_failing_provider_fails_closed_and_is_not_cached() {
-        let ok = counting(&["admins"], false);
-        let bad = counting(&[], true);
-        let d = Directory::new(profiles(), vec![ok, bad.clone()], Duration::from_secs(300));
-        let e = d.identify(&user()).await.unwrap_err();
-        assert_eq!(e.to_string(), "couldn't read your groups from Okta");
-        d.identify(&user()).await.unwrap_err();
-        assert_eq!(bad.calls.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn a_platform_without_profiles_fails_closed() {
-        let d = Directory::new(profiles(), vec![], Duration::from_secs(300));
-        let teams = ChatUser::new(Platform::Teams, "x");
-        assert!(matches!(
-            d.identify(&teams).await,
-            Err(IdentityError::Profile { .. })
-        ));
-    }
-
-    #[tokio::test]
-    async fn trusted_profiles_take_an_email_as_given() {
-        let p = TrustedProfiles
-            .person(&ChatUser::new(Platform::Terminal, "Ana@Example.com"))
-            .await
-            .unwrap();
-        assert_eq!(p.email.as_deref(), Some("ana@example.com"));
-        assert_eq!(p.standing, Standing::Member);
-    }
+    /// The person's groups, each with its provider-qualified key.
+    async fn groups(&self, person: &Person) -> Result<Vec<Group>, IdentityError>;
 }

@@ -1,8 +1,10 @@
 //! `okta` provider: `GET {url}/api/v1/users/{login}/groups` with an API token
 //! (`Authorization: SSWS ...`, env `OKTA_API_TOKEN`; a read-only admin token suffices).
 //! Follows `Link: <...>; rel="next"` pagination; on 429 waits for `X-Rate-Limit-Reset`
-//! (bounded) and retries. The login is the person's email. Group names are `profile.name`.
+//! (bounded) and retries. The login is the person's email. Groups are keyed `okta:<group id>`
+//! (`00g…`, immutable); `profile.name` is only their display name.
 
+use super::group::{Group, Kind};
 use super::{GroupDirectory, IdentityError, Person};
 use crate::retry::{Attempt, RetryPolicy};
 use crate::secret::Secret;
@@ -10,7 +12,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use std::time::Duration;
 
-const PROVIDER: &str = "Okta";
+const PROVIDER: &str = Kind::Okta.provider();
 
 /// Okta group lookups.
 pub struct Okta {
@@ -22,6 +24,7 @@ pub struct Okta {
 
 #[derive(Deserialize)]
 struct OktaGroup {
+    id: String,
     profile: OktaProfile,
 }
 
@@ -117,7 +120,7 @@ impl GroupDirectory for Okta {
         PROVIDER
     }
 
-    async fn groups(&self, person: &Person) -> Result<Vec<String>, IdentityError> {
+    async fn groups(&self, person: &Person) -> Result<Vec<Group>, IdentityError> {
         let Some(login) = person.email.as_deref() else {
             return Ok(Vec::new());
         };
@@ -139,7 +142,10 @@ impl GroupDirectory for Okta {
                 .json()
                 .await
                 .map_err(|e| fail(format!("unexpected response: {e}")))?;
-            groups.extend(page.into_iter().map(|g| g.profile.name));
+            groups.extend(
+                page.into_iter()
+                    .map(|g| Group::new(Kind::Okta, &g.id, g.profile.name)),
+            );
             match next {
                 Some(n) => url = n,
                 None => return Ok(groups),

@@ -43,6 +43,9 @@ pub struct RawSettings {
     pub providers: Vec<ProviderKind>,
     /// How long answers are cached, seconds (default 300).
     pub cache_ttl_seconds: Option<u64>,
+    /// How long each profile or group lookup may take, seconds (default 5); a provider that
+    /// does not answer in time fails the lookup (the request is refused).
+    pub timeout_seconds: Option<u64>,
     /// Where people should ask for help, shown in refusals (default `your platform team`).
     pub help_contact: Option<String>,
     /// Groups file for the `static` provider, relative to opsbot.toml.
@@ -73,9 +76,9 @@ pub struct RawEntra {
     pub graph_url: Option<String>,
     /// Login base URL (default `https://login.microsoftonline.com`).
     pub login_url: Option<String>,
-    /// `display_name` (default) or `id`.
-    #[serde(default)]
-    pub group_name: GroupName,
+    /// No longer used (grants name Entra groups `entra:<object id>`); still accepted so
+    /// older configs load, and `opsbot check` says so.
+    pub group_name: Option<GroupName>,
 }
 
 /// `[identity.identity_center]`.
@@ -119,8 +122,12 @@ pub struct IdentityConfig {
     pub providers: Vec<ProviderConfig>,
     /// Cache TTL.
     pub ttl: Duration,
+    /// Bound on each profile and group lookup (`identity.timeout_seconds`).
+    pub timeout: Duration,
     /// Where to ask for help.
     pub help_contact: String,
+    /// Settings that load but no longer do anything, with what to do (shown by `opsbot check`).
+    pub notes: Vec<String>,
 }
 
 fn url_ok(u: &str) -> bool {
@@ -136,6 +143,14 @@ impl RawSettings {
         problems: &mut Vec<Problem>,
     ) -> IdentityConfig {
         let mut providers = Vec::new();
+        let mut notes = Vec::new();
+        let timeout = self.timeout_seconds.unwrap_or(5);
+        if !(1..=60).contains(&timeout) {
+            problems.push(Problem::new(
+                "identity.timeout_seconds",
+                "must be between 1 and 60 (seconds each profile or group lookup may take)",
+            ));
+        }
         let mut push = |key: &str, message: String| {
             problems.push(Problem {
                 key: key.into(),
@@ -172,6 +187,9 @@ impl RawSettings {
                     }
                     let graph_url = e.graph_url.clone().unwrap_or_else(|| "https://graph.microsoft.com".into());
                     let login_url = e.login_url.clone().unwrap_or_else(|| "https://login.microsoftonline.com".into());
+                    if e.group_name.is_some() {
+                        notes.push("identity.entra.group_name is no longer used: grants name Entra groups by object id, group = \"entra:<object id>\" (remove the setting; see accounts/README.md)".to_string());
+                    }
                     for (k, u) in [("identity.entra.graph_url", &graph_url), ("identity.entra.login_url", &login_url)] {
                         if !url_ok(u) {
                             push(k, format!("{u:?} is not a URL"));
@@ -184,7 +202,6 @@ impl RawSettings {
                             client_secret: Secret::new(s),
                             graph_url,
                             login_url,
-                            group_name: e.group_name,
                         })),
                         None => push(ENV_ENTRA_SECRET, "not set; create a client secret for the app registration (Certificates & secrets)".into()),
                     }
@@ -200,9 +217,11 @@ impl RawSettings {
         IdentityConfig {
             providers,
             ttl: Duration::from_secs(self.cache_ttl_seconds.unwrap_or(300)),
+            timeout: Duration::from_secs(timeout.clamp(1, 60)),
             help_contact: self
                 .help_contact
                 .unwrap_or_else(|| "your platform team".into()),
+            notes,
         }
     }
 }
@@ -233,12 +252,21 @@ impl IdentityConfig {
         providers
     }
 
-    /// Provider names, for `opsbot check`.
+    /// Whether a provider other than the static file is configured (bare grant names match
+    /// none of its groups).
+    pub fn has_idp(&self) -> bool {
+        self.providers
+            .iter()
+            .any(|p| !matches!(p, ProviderConfig::Static(_)))
+    }
+
+    /// Provider names and notes, for `opsbot check`.
     pub fn describe(&self) -> String {
         if self.providers.is_empty() {
             return "none (nobody has groups, so nobody may query any account)".into();
         }
-        self.providers
+        let mut out = self
+            .providers
             .iter()
             .map(|p| match p {
                 ProviderConfig::Static(_) => "static file",
@@ -248,6 +276,14 @@ impl IdentityConfig {
                 ProviderConfig::IdentityCenter { .. } => "IAM Identity Center",
             })
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        out.push_str(&format!(
+            "; each lookup bounded by {} s",
+            self.timeout.as_secs()
+        ));
+        for n in &self.notes {
+            out.push_str(&format!("\n    note: {n}"));
+        }
+        out
     }
 }

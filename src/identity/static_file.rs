@@ -4,7 +4,12 @@
 //! [groups]
 //! platform-admins = ["ana@example.com", "U0123ABCD"]   # emails or Slack user ids
 //! ```
+//!
+//! Its groups are `static:<name>` (the operator writes the names, so they cannot be
+//! squatted); a name may not contain `:`, so no static group can look like another
+//! provider's key or a schedule's.
 
+use super::group::{Group, Kind};
 use super::{GroupDirectory, IdentityError, Person};
 use crate::core::inbound::Platform;
 use crate::problem::Problem;
@@ -40,6 +45,14 @@ impl StaticGroups {
         })?;
         let mut problems = Vec::new();
         for (g, members) in &raw.groups {
+            if g.contains(':') || g.trim().is_empty() {
+                problems.push(Problem {
+                    key: format!("{label}: groups.{g}"),
+                    message: "a group name may not be empty or contain ':' (prefixes such as \
+                        schedule: and slack: are reserved); rename the group and its grants"
+                        .into(),
+                });
+            }
             for m in members {
                 if !(m.contains('@') || (m.starts_with(['U', 'W']) && m.len() >= 9)) {
                     problems.push(Problem {
@@ -82,10 +95,10 @@ impl StaticGroups {
 #[async_trait]
 impl GroupDirectory for StaticGroups {
     fn name(&self) -> &'static str {
-        "the static groups file"
+        Kind::Static.provider()
     }
 
-    async fn groups(&self, person: &Person) -> Result<Vec<String>, IdentityError> {
+    async fn groups(&self, person: &Person) -> Result<Vec<Group>, IdentityError> {
         let email = person.email.as_deref().map(str::to_lowercase);
         Ok(self
             .groups
@@ -96,7 +109,7 @@ impl GroupDirectory for StaticGroups {
                         || Some(m) == email.as_ref()
                 })
             })
-            .map(|(g, _)| g.clone())
+            .map(|(g, _)| Group::new(Kind::Static, g, g.clone()))
             .collect())
     }
 }
@@ -111,7 +124,11 @@ mod tests {
         let s = StaticGroups::parse("[groups]\nadmins = [\"Ana@Example.com\"]\ndevs = [\"U0123ABCD\", \"bo@example.com\"]\n", "g").unwrap();
         let slack = |id: &str| ChatUser::new(Platform::Slack, id);
         let ana = Person::member(slack("U0123ABCD"), Some("ana@example.COM".into()));
-        assert_eq!(s.groups(&ana).await.unwrap(), ["admins", "devs"]);
+        let keys = |g: Vec<Group>| g.into_iter().map(|g| g.key).collect::<Vec<_>>();
+        assert_eq!(
+            keys(s.groups(&ana).await.unwrap()),
+            ["static:admins", "static:devs"]
+        );
         let nobody = Person::member(slack("U9"), None);
         assert!(s.groups(&nobody).await.unwrap().is_empty());
         let teams_with_slack_id = Person::member(ChatUser::new(Platform::Teams, "U0123ABCD"), None);
@@ -121,5 +138,14 @@ mod tests {
         );
         assert!(StaticGroups::parse("[groups]\nx = [\"bob\"]\n", "g").is_err());
         assert!(StaticGroups::parse("[group]\n", "g").is_err());
+    }
+
+    #[test]
+    fn group_names_with_a_colon_are_refused() {
+        for name in ["\"schedule:weekly-prod\"", "\"slack:S0123ABCD\""] {
+            let e = StaticGroups::parse(&format!("[groups]\n{name} = [\"a@example.com\"]\n"), "g")
+                .unwrap_err();
+            assert!(e[0].message.contains("':'"), "{e:?}");
+        }
     }
 }

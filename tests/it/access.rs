@@ -4,7 +4,7 @@
 use crate::helpers::*;
 
 /// Static groups plus Slack user groups (U3 is in the Slack user group `data`).
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
     let app = TestApp::start_raw(&format!(
@@ -17,7 +17,7 @@ async fn app() -> TestApp {
     app
 }
 
-async fn answer(app: &TestApp, sub: &str, user: &str, channel: &str) -> String {
+pub(crate) async fn answer(app: &TestApp, sub: &str, user: &str, channel: &str) -> String {
     let id = format!("{sub}-{user}-{channel}").replace(' ', "_");
     let r = app.command_in(sub, user, channel, &id).await;
     assert_eq!(r.status(), 200);
@@ -45,7 +45,7 @@ async fn answer(app: &TestApp, sub: &str, user: &str, channel: &str) -> String {
     panic!("no response for {id}");
 }
 
-fn listed(text: &str) -> Vec<String> {
+pub(crate) fn listed(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.strip_prefix("• "))
         .map(|l| l.split(' ').next().unwrap().to_string())

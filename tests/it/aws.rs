@@ -77,9 +77,16 @@ async fn identity_center_groups_by_email() {
             Some(email.into()),
         )
     };
-    let mut groups = provider.groups(&person("ana@example.com")).await.unwrap();
-    groups.sort();
-    assert_eq!(groups, ["oncall", "platform-admins"]);
+    let groups = provider.groups(&person("ana@example.com")).await.unwrap();
+    let mut names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["oncall", "platform-admins"]);
+    assert!(
+        groups
+            .iter()
+            .all(|g| g.key.starts_with("identity_center:") && g.key != "identity_center:oncall"),
+        "keyed by GroupId, not name: {groups:?}"
+    );
     assert!(
         provider
             .groups(&person("nobody@example.com"))

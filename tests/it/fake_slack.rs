@@ -61,6 +61,8 @@ struct Inner {
     envelopes: VecDeque<Value>,
     /// Slack user groups: (handle, members).
     usergroups: Vec<(String, Vec<String>)>,
+    /// `users.info` fields replacing the derived ones, per user id.
+    users: HashMap<String, Value>,
 }
 
 /// Handle to a running fake.
@@ -140,6 +142,11 @@ impl FakeSlack {
             .iter()
             .map(|(h, m)| (h.to_string(), m.iter().map(|u| u.to_string()).collect()))
             .collect();
+    }
+
+    /// `users.info` for `id` answers with `fields` replacing the derived top-level ones.
+    pub fn set_user(&self, id: &str, fields: Value) {
+        self.inner.lock().unwrap().users.insert(id.into(), fields);
     }
 
     /// Sends a Socket Mode envelope on the newest open connection, or queues it for the next
@@ -425,19 +432,22 @@ async fn api(
         "files.completeUploadExternal" => json!({"ok": true, "files": [{"id": "F0FILE1",
             "title": body["files"][0]["title"].clone()}]}),
         "users.info" => {
-            // Every user exists; the email is derived from the id: U1 -> u1@example.com.
+            // Every user exists (U1 -> u1@example.com); UDEAD… deactivated, UGUEST… guests.
             let id = body
                 .get("user")
                 .and_then(|v| v.as_str())
                 .unwrap_or("")
                 .to_string();
-            // Ids starting with UDEAD are deactivated, UGUEST multi-channel guests.
-            json!({"ok": true, "user": {"id": id, "team_id": TEAM, "name": format!("user-{}", id.to_lowercase()),
+            let mut user = json!({"id": id, "team_id": TEAM, "name": format!("user-{}", id.to_lowercase()),
                 "deleted": id.starts_with("UDEAD"), "is_restricted": id.starts_with("UGUEST"),
                 "is_ultra_restricted": false, "real_name": format!("User {id}"), "tz": "Europe/Berlin", "tz_offset": 3600,
                 "is_admin": false, "is_owner": false, "is_bot": false, "is_app_user": false, "updated": 1700000000,
                 "profile": {"real_name": format!("User {id}"), "display_name": format!("user{}", id.to_lowercase()),
-                    "email": format!("{}@example.com", id.to_lowercase()), "team": TEAM}}})
+                    "email": format!("{}@example.com", id.to_lowercase()), "team": TEAM}});
+            if let Some(Value::Object(extra)) = fake.inner.lock().unwrap().users.get(&id) {
+                user.as_object_mut().unwrap().extend(extra.clone());
+            }
+            json!({"ok": true, "user": user})
         }
         "usergroups.list" => {
             let groups = fake.inner.lock().unwrap().usergroups.clone();

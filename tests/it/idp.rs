@@ -3,9 +3,9 @@
 
 use crate::fake_idp::*;
 use opsbot::config::Secret;
-use opsbot::identity::entra::{Entra, EntraSettings, GroupName};
+use opsbot::identity::entra::{Entra, EntraSettings};
 use opsbot::identity::okta::Okta;
-use opsbot::identity::{GroupDirectory, IdentityError, Person};
+use opsbot::identity::{Group, GroupDirectory, IdentityError, Person};
 
 fn person(email: &str) -> Person {
     Person::member(
@@ -16,13 +16,32 @@ fn person(email: &str) -> Person {
 
 const GROUPS: &[&str] = &["Everyone", "platform-admins", "oncall", "data", "finops"];
 
+fn names(groups: &[Group]) -> Vec<&str> {
+    groups.iter().map(|g| g.name.as_str()).collect()
+}
+
+fn keys(groups: &[Group]) -> Vec<&str> {
+    groups.iter().map(|g| g.key.as_str()).collect()
+}
+
 #[tokio::test]
 async fn okta_follows_link_pages_and_waits_out_429() {
     let idp = FakeIdp::start(&[("ana@example.com", GROUPS)], 2).await;
     idp.fail_with(&[429]);
     let okta = Okta::new(reqwest::Client::new(), &idp.url(), Secret::new(OKTA_TOKEN));
     let groups = okta.groups(&person("ana@example.com")).await.unwrap();
-    assert_eq!(groups, GROUPS);
+    assert_eq!(names(&groups), GROUPS);
+    assert_eq!(
+        keys(&groups),
+        [
+            "okta:00g0",
+            "okta:00g1",
+            "okta:00g2",
+            "okta:00g3",
+            "okta:00g4"
+        ],
+        "keyed by the Okta group id, never the name"
+    );
     let reqs = idp.requests();
     assert_eq!(reqs.len(), 4, "one 429 then three pages: {reqs:?}");
     assert!(
@@ -64,7 +83,7 @@ async fn okta_outage_or_bad_token_fails_closed() {
     assert!(down.groups(&person("ana@example.com")).await.is_err());
 }
 
-fn entra(idp: &FakeIdp, secret: &str, group_name: GroupName) -> Entra {
+fn entra(idp: &FakeIdp, secret: &str) -> Entra {
     Entra::new(
         reqwest::Client::new(),
         EntraSettings {
@@ -73,7 +92,6 @@ fn entra(idp: &FakeIdp, secret: &str, group_name: GroupName) -> Entra {
             client_secret: Secret::new(secret),
             graph_url: idp.url(),
             login_url: idp.url(),
-            group_name,
         },
     )
 }
@@ -85,9 +103,16 @@ async fn entra_pages_with_next_link_and_reuses_its_token() {
         2,
     )
     .await;
-    let e = entra(&idp, ENTRA_SECRET, GroupName::DisplayName);
-    assert_eq!(e.groups(&person("ana@example.com")).await.unwrap(), GROUPS);
-    assert_eq!(e.groups(&person("bo@example.com")).await.unwrap(), ["data"]);
+    let e = entra(&idp, ENTRA_SECRET);
+    let ana = e.groups(&person("ana@example.com")).await.unwrap();
+    assert_eq!(names(&ana), GROUPS);
+    let bo = e.groups(&person("bo@example.com")).await.unwrap();
+    assert_eq!(names(&bo), ["data"]);
+    assert_eq!(
+        keys(&bo),
+        ["entra:00000000-aaaa-bbbb-cccc-000000000000"],
+        "keyed by object id, never the display name"
+    );
     assert_eq!(idp.tokens_issued(), 1, "token cached across lookups");
     assert!(
         e.groups(&person("nobody@example.com"))
@@ -95,17 +120,12 @@ async fn entra_pages_with_next_link_and_reuses_its_token() {
             .unwrap()
             .is_empty()
     );
-    let ids = entra(&idp, ENTRA_SECRET, GroupName::Id)
-        .groups(&person("bo@example.com"))
-        .await
-        .unwrap();
-    assert_eq!(ids, ["00000000-aaaa-bbbb-cccc-000000000000"]);
 }
 
 #[tokio::test]
 async fn entra_throttling_is_retried_and_persistent_failure_fails_closed() {
     let idp = FakeIdp::start(&[("ana@example.com", GROUPS)], 10).await;
-    let e = entra(&idp, ENTRA_SECRET, GroupName::DisplayName);
+    let e = entra(&idp, ENTRA_SECRET);
     e.groups(&person("ana@example.com")).await.unwrap();
     idp.fail_with(&[429]);
     assert_eq!(
@@ -121,7 +141,7 @@ async fn entra_throttling_is_retried_and_persistent_failure_fails_closed() {
             ..
         })
     ));
-    let bad = entra(&idp, "wrong", GroupName::DisplayName);
+    let bad = entra(&idp, "wrong");
     assert!(
         bad.groups(&person("ana@example.com")).await.is_err(),
         "bad secret fails closed"

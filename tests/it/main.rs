@@ -30,3 +30,4 @@ mod teams;
 mod teams_agent;
 mod teams_fake_selftest;
 mod teams_wire;
+mod trust;

@@ -319,3 +319,92 @@ async fn the_same_activity_delivered_twice_is_answered_once() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(t.fake.ok_calls("send").len(), 1);
 }
+
+#[tokio::test]
+async fn activities_from_another_channel_or_tenant_are_refused_unanswered() {
+    let t = TeamsApp::start("").await;
+    let su = t.fake.service_url();
+    let mut webchat = wire::message(&Place::Personal, &ALICE, "whoami", &su);
+    webchat["channelId"] = json!("webchat");
+    let mut other_tenant = wire::message(&Place::Personal, &ALICE, "whoami", &su);
+    other_tenant["conversation"]["tenantId"] = json!("11111111-2222-3333-4444-555555555555");
+    other_tenant["channelData"]["tenant"]["id"] = json!("11111111-2222-3333-4444-555555555555");
+    let mut mixed = wire::message(&Place::Personal, &ALICE, "whoami", &su);
+    mixed["channelData"]["tenant"]["id"] = json!("11111111-2222-3333-4444-555555555555");
+    let mut no_tenant = wire::message(&Place::Personal, &ALICE, "whoami", &su);
+    no_tenant["conversation"]
+        .as_object_mut()
+        .unwrap()
+        .remove("tenantId");
+    no_tenant["channelData"]
+        .as_object_mut()
+        .unwrap()
+        .remove("tenant");
+    // A signing key endorsed for webchat too, so only the origin check refuses that one.
+    t.fake.publish_key2();
+    t.fake.set_endorsements("key2", &["msteams", "webchat"]);
+    for a in [&webchat, &other_tenant, &mixed, &no_tenant] {
+        let token = wire::sign(&wire::claims(APP_ID, &su), "key2");
+        let status = t
+            .post_raw(
+                Some(format!("Bearer {token}")),
+                serde_json::to_vec(a).unwrap(),
+            )
+            .await;
+        assert_eq!(
+            status, 200,
+            "acknowledged, so the connector does not retry: {a}"
+        );
+    }
+    // Refused before anything was enqueued or remembered: the next real message is the
+    // only one answered, and its member lookup the only one made.
+    t.say(&Place::Personal, &ALICE, "whoami").await;
+    let sent = t.fake.wait_for("send", 1).await;
+    assert_eq!(t.fake.ok_calls("send").len(), 1, "{sent:#?}");
+    assert_eq!(t.fake.ok_calls("member").len(), 1);
+    let metrics = t
+        .http
+        .get(format!("http://{}/metrics", t.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("opsbot_errors_total{kind=\"teams_other_tenant\"} 3")
+            && metrics.contains("opsbot_errors_total{kind=\"teams_other_channel\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_member_lookup_naming_another_object_id_is_refused() {
+    let t = TeamsApp::start("").await;
+    // The connector answers Alice's Teams id with someone else's object id.
+    let mut other = wire::member(&ALICE, false);
+    other["aadObjectId"] = json!("0ddba11a-0000-4000-8000-00000000000f");
+    other["objectId"] = json!("0ddba11a-0000-4000-8000-00000000000f");
+    t.fake.seed_member(other);
+    t.say(&Place::Personal, &ALICE, "accounts").await;
+    let sent = t.fake.wait_for("send", 1).await;
+    let text = said(&sent);
+    assert!(text.contains("couldn't confirm who you are"), "{text}");
+    for leak in [
+        "production",
+        "111111111111",
+        "platform-admins",
+        "alice@example.com",
+    ] {
+        assert!(!text.contains(leak), "{leak}: {text}");
+    }
+    // Without any object id in the lookup: refused the same way.
+    let t = TeamsApp::start("").await;
+    let mut none = wire::member(&ALICE, false);
+    none.as_object_mut().unwrap().remove("aadObjectId");
+    none.as_object_mut().unwrap().remove("objectId");
+    t.fake.seed_member(none);
+    t.say(&Place::Personal, &ALICE, "accounts").await;
+    let text = said(&t.fake.wait_for("send", 1).await);
+    assert!(text.contains("couldn't confirm who you are"), "{text}");
+}

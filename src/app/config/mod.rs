@@ -458,7 +458,10 @@ impl Config {
             policy.channels.len(),
             selectors(&policy.channel_default),
             selectors(&policy.dm),
-            self.identity.describe(),
+            match policy.migration_note(self.identity.has_idp()) {
+                Some(note) => format!("{}\n    note: {note}", self.identity.describe()),
+                None => self.identity.describe(),
+            },
             self.aws.duration.as_secs(),
             self.aws.refresh_margin.as_secs(),
             if self.aws.session_tags { "on" } else { "off" },

@@ -73,6 +73,10 @@ pub struct SlackSettings {
     pub signing_secret: Secret,
     /// App-level token for Socket Mode (`SLACK_APP_TOKEN`); required when `mode = "socket"`.
     pub app_token: Option<Secret>,
+    /// Other workspaces (`T…`) or Enterprise Grid organisations (`E…`) whose people count as
+    /// ours (`slack.trusted_teams`, default none): everyone else outside the bot's own
+    /// workspace (and enterprise) is a stranger.
+    pub trusted_teams: Vec<String>,
 }
 
 impl SlackSettings {
@@ -95,6 +99,7 @@ pub struct RawSlack {
     max_retries: Option<u32>,
     max_retry_wait_seconds: Option<u64>,
     socket_connections: Option<u32>,
+    trusted_teams: Vec<String>,
 }
 
 /// Where each secret comes from, shown when it is missing.
@@ -178,6 +183,17 @@ impl RawSlack {
                 "must be between 1 and 10 (Slack allows 10 per app)",
             ));
         }
+        for t in &self.trusted_teams {
+            if !(t.starts_with(['T', 'E'])
+                && t.len() >= 2
+                && t.chars().all(|c| c.is_ascii_alphanumeric()))
+            {
+                problems.push(Problem::new(
+                    "slack.trusted_teams",
+                    format!("{t:?} is not a workspace id (T…) or Enterprise Grid id (E…); find it in the workspace's settings or in users.info's team_id"),
+                ));
+            }
+        }
         let mut secret = |name: &str, needed: bool| -> Option<Secret> {
             match env(name).filter(|v| !v.trim().is_empty()) {
                 Some(v) => Some(Secret::new(v.trim())),
@@ -218,6 +234,7 @@ impl RawSlack {
             bot_token: bot_token.unwrap_or_else(|| Secret::new("")),
             signing_secret: signing_secret.unwrap_or_else(|| Secret::new("")),
             app_token,
+            trusted_teams: self.trusted_teams,
         }
     }
 }

@@ -133,6 +133,54 @@ pub fn parse(body: &[u8]) -> Result<Activity, ParseError> {
     Ok(a)
 }
 
+/// Why an activity does not come from our Teams tenant (it is refused, unanswered).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Foreign {
+    /// `channelId` is not `msteams` (another Bot Framework channel: Web Chat, Direct Line, …).
+    #[error("channelId {0:?} is not msteams")]
+    Channel(String),
+    /// Neither `conversation.tenantId` nor `channelData.tenant.id` is present.
+    #[error("the activity names no tenant")]
+    NoTenant,
+    /// A tenant other than `teams.tenant_id`.
+    #[error("tenant {0:?} is not teams.tenant_id")]
+    Tenant(String),
+}
+
+impl Foreign {
+    /// Label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Channel(_) => "teams_other_channel",
+            Self::NoTenant | Self::Tenant(_) => "teams_other_tenant",
+        }
+    }
+}
+
+/// Whether `a` comes from Teams in our tenant: `channelId` is `msteams`, and every tenant it
+/// names (`conversation.tenantId`, `channelData.tenant.id`; at least one) is `tenant_id`
+/// (GUIDs, compared case-insensitively).
+pub fn check_origin(a: &Activity, tenant_id: &str) -> Result<(), Foreign> {
+    if a.channel_id != "msteams" {
+        return Err(Foreign::Channel(a.channel_id.clone()));
+    }
+    let named: Vec<&str> = [
+        a.conversation.tenant_id.as_deref(),
+        a.channel_data.tenant.as_ref().map(|t| t.id.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|t| !t.is_empty())
+    .collect();
+    if named.is_empty() {
+        return Err(Foreign::NoTenant);
+    }
+    match named.iter().find(|t| !t.eq_ignore_ascii_case(tenant_id)) {
+        Some(other) => Err(Foreign::Tenant(other.to_string())),
+        None => Ok(()),
+    }
+}
+
 impl Activity {
     /// The tenant, from the conversation or `channelData`.
     pub fn tenant(&self) -> Option<&str> {

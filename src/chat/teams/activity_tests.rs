@@ -152,3 +152,44 @@ fn malformed_bodies_are_errors_not_panics() {
         ("19:c@thread.tacv2", None)
     );
 }
+
+#[test]
+fn only_msteams_activities_of_our_tenant_pass() {
+    let ours = "7E7E7E7E-aaaa-bbbb-cccc-dddddddddddd";
+    let conv = |tenant: Option<&str>| {
+        let mut c = json!({"id": "a:1xyz", "conversationType": "personal"});
+        if let Some(t) = tenant {
+            c["tenantId"] = json!(t);
+        }
+        c
+    };
+    let with =
+        |conversation: serde_json::Value, channel_data_tenant: Option<&str>, channel: &str| {
+            let mut a = activity(conversation, "whoami", false);
+            a.channel_id = channel.into();
+            a.channel_data.tenant = channel_data_tenant.map(|t| Id { id: t.into() });
+            a
+        };
+    let t = "7e7e7e7e-aaaa-bbbb-cccc-dddddddddddd";
+    let cases: &[(Activity, Result<(), Foreign>)] = &[
+        (with(conv(Some(t)), Some(t), "msteams"), Ok(())),
+        (with(conv(None), Some(t), "msteams"), Ok(())),
+        (with(conv(Some(t)), None, "msteams"), Ok(())),
+        (
+            with(conv(Some(t)), Some(t), "webchat"),
+            Err(Foreign::Channel("webchat".into())),
+        ),
+        (
+            with(conv(Some("other-tenant")), Some("other-tenant"), "msteams"),
+            Err(Foreign::Tenant("other-tenant".into())),
+        ),
+        (
+            with(conv(Some(t)), Some("other-tenant"), "msteams"),
+            Err(Foreign::Tenant("other-tenant".into())),
+        ),
+        (with(conv(None), None, "msteams"), Err(Foreign::NoTenant)),
+    ];
+    for (a, want) in cases {
+        assert_eq!(&check_origin(a, ours), want, "{a:?}");
+    }
+}

@@ -9,6 +9,7 @@
 
 use super::jwt::Validator;
 use super::{TeamsDoor, activity};
+use crate::core::shed::LogEvery;
 use crate::metrics::Route;
 use axum::Router;
 use axum::body::Bytes;
@@ -17,8 +18,11 @@ use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+/// Refused foreign activities are logged at most once a minute (with how many).
+static FOREIGN_LOG: LazyLock<LogEvery> = LazyLock::new(|| LogEvery::new(Duration::from_secs(60)));
 
 /// State of the Teams route.
 #[derive(Clone)]
@@ -100,6 +104,13 @@ async fn on_messages(State(st): State<TeamsState>, req: Request) -> Response {
             "unauthorized"
         };
         return finish(outcome, status.into_response());
+    }
+    if let Err(e) = activity::check_origin(&a, &st.door.settings().tenant_id) {
+        metrics.error(e.kind());
+        if let Some(n) = FOREIGN_LOG.tick() {
+            tracing::warn!(reason = %e, refused = n, "refused Teams activity from outside our tenant or from another channel (not answered); the bot serves only msteams in teams.tenant_id");
+        }
+        return finish("foreign", StatusCode::OK.into_response());
     }
     let outcome = st.door.on_activity(&a);
     finish(outcome, StatusCode::OK.into_response())

@@ -1,8 +1,11 @@
 //! [`TeamsProfiles`]: who a Teams user is. The user is their Entra object id
 //! (`from.aadObjectId`); their email, UPN and role come from the connector's member lookup
 //! (`GET {serviceUrl}/v3/conversations/{id}/members/{29:…}`) in the conversation they were
-//! last seen in. The [`crate::identity::Directory`] caches the answer like Slack profiles.
-//! A `guest` role is a guest; an account that is not a member is refused (fail closed).
+//! last seen in. The [`crate::identity::Directory`] caches the answer like Slack profiles and
+//! bounds the lookup by `identity.timeout_seconds`. The lookup must name the same person: its
+//! Entra object id (`aadObjectId` or `objectId`, every one present) must equal the activity's
+//! `from.aadObjectId`, else the person is unverified and refused. A `guest` role is a guest,
+//! an `anonymous` one a stranger; an account that is not a member is refused (fail closed).
 
 use super::connector::Connector;
 use super::refs::References;
@@ -42,10 +45,17 @@ impl Profiles for TeamsProfiles {
             .map_err(|e| IdentityError::Profile {
                 detail: format!("Teams member lookup failed: {e}"),
             })?;
-        let object_id = m.aad_object_id.as_deref().or(m.object_id.as_deref());
-        if object_id.is_some_and(|o| o != user.id) {
-            return Err(IdentityError::Profile {
-                detail: "the connector returned a different person for this Teams id".into(),
+        let ids: Vec<&str> = [m.aad_object_id.as_deref(), m.object_id.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|o| !o.is_empty())
+            .collect();
+        if ids.is_empty() || ids.iter().any(|o| !o.eq_ignore_ascii_case(&user.id)) {
+            return Err(IdentityError::Unverified {
+                detail: format!(
+                    "the member lookup for {} returned object id(s) {ids:?}, not the activity's {}",
+                    seen.teams_id, user.id
+                ),
             });
         }
         let email = m
@@ -55,7 +65,8 @@ impl Profiles for TeamsProfiles {
             .filter(|e| e.contains('@'))
             .map(str::to_lowercase);
         let standing = match m.user_role.as_deref() {
-            Some("guest") | Some("anonymous") => Standing::Guest,
+            Some("guest") => Standing::Guest,
+            Some("anonymous") => Standing::Stranger,
             _ => Standing::Member,
         };
         Ok(Person {
