@@ -261,7 +261,11 @@ impl Reader {
             };
             Ok((merge_pages(pages), truncated))
         } else if let Some(tool) = cli_tool {
-            let cmd = script::cli_command(call, &target.region);
+            let cmd = script::cli_command(call, &target.region, script::CliStyle::for_tool(tool))
+                .map_err(|e| TargetError {
+                code: "refused".into(),
+                message: e.to_string(),
+            })?;
             let r = session
                 .call_tool(tool, json!({ "cli_command": cmd }), Some(&target.region))
                 .await
