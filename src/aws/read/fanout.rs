@@ -367,7 +367,10 @@ pub fn script_value(r: &ToolResult) -> Result<Value, TargetError> {
             code: "unreadable".into(),
             message: format!(
                 "the MCP server's answer was not JSON: {}",
-                r.text.chars().take(200).collect::<String>()
+                redact::redact_text(&r.text)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
             ),
         }),
     }
@@ -416,9 +419,11 @@ fn cell_text(v: &Value) -> String {
     }
 }
 
-/// An AWS error text (`AccessDenied: ...`) as a target error with what to do.
+/// An AWS error text (`AccessDenied: ...`) as a target error with what to do, secrets in it
+/// redacted.
 pub fn aws_error(text: &str) -> TargetError {
-    let text = text.trim();
+    let text = redact::redact_text(text.trim());
+    let text = text.as_str();
     let code = text
         .split([':', ' ', '('])
         .find(|w| !w.is_empty() && w.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
@@ -471,7 +476,7 @@ fn mcp_error(e: McpError) -> TargetError {
             _ => "mcp",
         }
         .into(),
-        message: e.to_string(),
+        message: redact::redact_text(&e.to_string()),
     }
 }
 
