@@ -115,6 +115,7 @@ impl Agent {
                 r.results.iter().map(move |t| {
                     json!({
                         "service": r.call.service, "operation": r.call.operation,
+                        "params": audit::params(&r.call.params),
                         "account": t.target.account, "region": t.target.region,
                         "outcome": match &t.outcome { Ok(_) => "ok".to_string(), Err(e) => e.code.clone() },
                         "duration_ms": t.elapsed.as_millis() as u64,

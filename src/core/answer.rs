@@ -209,9 +209,14 @@ impl Table {
         out.trim_end().to_string()
     }
 
-    /// The table as CSV (RFC 4180 quoting).
+    /// The table as CSV (RFC 4180 quoting). A cell a spreadsheet would run as a formula (it
+    /// starts with `=`, `+`, `-`, `@`, a tab or a carriage return, and is not simply a number)
+    /// is prefixed with `'`, as OWASP's CSV injection guidance says: AWS values such as tags are
+    /// written by anyone who may tag a resource.
     pub fn to_csv(&self) -> String {
         let cell = |s: &str| {
+            let s = neutralise_formula(s);
+            let s = s.as_str();
             if s.contains([',', '"', '\n', '\r']) {
                 format!("\"{}\"", s.replace('"', "\"\""))
             } else {
@@ -226,6 +231,20 @@ impl Table {
             out.push_str("\r\n");
         }
         out
+    }
+}
+
+/// `s` with a leading `'` when a spreadsheet would read it as a formula.
+fn neutralise_formula(s: &str) -> String {
+    let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = s.trim().parse::<f64>().is_ok_and(f64::is_finite)
+        && s.trim()
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | 'e' | 'E'));
+    if risky && !number {
+        format!("'{s}")
+    } else {
+        s.to_string()
     }
 }
 
@@ -284,6 +303,40 @@ mod tests {
             t.to_csv(),
             "name,note\r\nweb,\"a, b\"\r\ndb,\"say \"\"hi\"\"\"\r\n"
         );
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
+        let cells = [
+            (
+                "=HYPERLINK(\"http://evil\",\"x\")",
+                "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\"",
+            ),
+            ("=1+1", "'=1+1"),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "\"'\r=1\""),
+            ("-5", "-5"),
+            ("+3.25", "+3.25"),
+            ("-1e3", "-1e3"),
+            ("-", "'-"),
+            ("-inf", "'-inf"),
+            ("web-1", "web-1"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ];
+        let t = Table {
+            caption: None,
+            columns: vec!["tag".into()],
+            rows: cells.iter().map(|(c, _)| vec![c.to_string()]).collect(),
+        };
+        let csv = t.to_csv();
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        for (i, (cell, want)) in cells.iter().enumerate() {
+            assert_eq!(lines[i + 1], *want, "{cell:?}");
+        }
     }
 
     #[test]

@@ -139,7 +139,8 @@ pub struct RawKind {
     global: bool,
 }
 
-/// The built-ins plus the configured kinds, validated (each must be a read).
+/// The built-ins plus the configured kinds, validated (each must be a read on the read guard's
+/// allow-list, as every other read is; one that is not is a problem naming the fix).
 pub fn all(raw: &[RawKind], problems: &mut Vec<Problem>) -> Vec<Kind> {
     let mut kinds = builtins();
     for (i, k) in raw.iter().enumerate() {
@@ -209,5 +210,68 @@ items = "x"
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].message.contains("not a read"));
         assert!(problems[1].message.contains("already a kind"));
+    }
+
+    #[test]
+    fn kinds_go_through_the_same_allow_list() {
+        // Every built-in kind is on the allow-list (building them would panic otherwise).
+        assert_eq!(builtins().len(), 5);
+        let raw: Vec<RawKind> = toml::from_str::<toml::Table>(
+            r#"
+[[kind]]
+name = "params"
+service = "ssm"
+operation = "DescribeParameters"
+items = "Parameters[]"
+[[kind]]
+name = "secrets"
+service = "secretsmanager"
+operation = "list-secrets"
+items = "SecretList[]"
+[[kind]]
+name = "values"
+service = "SecretsManager"
+operation = "GET_SECRET_VALUE"
+items = "x"
+[[kind]]
+name = "topics"
+service = "sns"
+operation = "list-topics"
+items = "Topics[]"
+"#,
+        )
+        .unwrap()["kind"]
+            .clone()
+            .try_into()
+            .unwrap();
+        let mut problems = Vec::new();
+        let kinds = all(&raw, &mut problems);
+        assert_eq!(kinds.len(), 6, "only topics is added");
+        assert_eq!(
+            kinds[5].call.operation, "ListTopics",
+            "in the API's spelling"
+        );
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems[0].key, "inventory.kind[0].operation");
+        for p in &problems[..2] {
+            assert!(
+                p.message.contains("not on opsbot's allow-list")
+                    && p.message.contains("src/aws/read/allowed.rs")
+                    && p.message.contains("iam/member-role.yaml"),
+                "{p:?}"
+            );
+        }
+        assert!(
+            problems[0].message.starts_with("ssm DescribeParameters"),
+            "{:?}",
+            problems[0]
+        );
+        assert!(
+            problems[2]
+                .message
+                .contains("secretsmanager GetSecretValue is refused"),
+            "{:?}",
+            problems[2]
+        );
     }
 }

@@ -122,7 +122,7 @@ async fn against_the_awslabs_server_call_aws_reads_moto_with_parameters_as_flags
     let r = session
         .call_tool(
             "call_aws",
-            json!({"cli_command": script::cli_command(&call, "us-east-1")}),
+            json!({"cli_command": script::cli_command(&call, "us-east-1", script::CliStyle::Flags).unwrap()}),
             Some("us-east-1"),
             later(),
         )

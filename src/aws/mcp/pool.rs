@@ -26,7 +26,6 @@ const MAX_LIFE: Duration = Duration::from_secs(12 * 3600);
 /// (access key, endpoint Region).
 type Key = (String, String);
 
-
 /// Sessions live until their credentials expire.
 struct UntilExpiry;
 

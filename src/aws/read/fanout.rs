@@ -5,6 +5,7 @@
 //! [`super::reader::Reader`] runs them.
 
 use super::guard::ReadCall;
+use super::redact;
 use crate::accounts::Registry;
 use crate::aws::mcp::client::{McpError, ToolResult};
 use crate::aws::scoped::{ScopeError, ScopedAws};
@@ -203,7 +204,10 @@ pub fn script_value(r: &ToolResult) -> Result<Value, TargetError> {
             code: "unreadable".into(),
             message: format!(
                 "the MCP server's answer was not JSON: {}",
-                r.text.chars().take(200).collect::<String>()
+                redact::redact_text(&r.text)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
             ),
         }),
     }
@@ -252,9 +256,11 @@ fn cell_text(v: &Value) -> String {
     }
 }
 
-/// An AWS error text (`AccessDenied: ...`) as a target error with what to do.
+/// An AWS error text (`AccessDenied: ...`) as a target error with what to do, secrets in it
+/// redacted.
 pub fn aws_error(text: &str) -> TargetError {
-    let text = text.trim();
+    let text = redact::redact_text(text.trim());
+    let text = text.as_str();
     let code = text
         .split([':', ' ', '('])
         .find(|w| !w.is_empty() && w.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
@@ -309,7 +315,7 @@ pub(crate) fn mcp_error(e: McpError) -> TargetError {
             _ => "mcp",
         }
         .into(),
-        message: e.to_string(),
+        message: redact::redact_text(&e.to_string()),
     }
 }
 

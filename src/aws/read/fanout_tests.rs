@@ -166,3 +166,36 @@ fn pages_merge_their_lists() {
         serde_json::json!({"Reservations": [1, 2, 3], "Owner": "x"})
     );
 }
+
+#[test]
+fn error_texts_and_raw_excerpts_are_redacted() {
+    let leaky = "AccessDenied: https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F1&X-Amz-Signature=deadbeef password=hunter2";
+    let script_err = text(
+        &serde_json::json!({"status": "error", "error": leaky}).to_string(),
+        true,
+    );
+    let cli_err = ToolResult {
+        text: String::new(),
+        structured: Some(
+            serde_json::json!({"result": [{"response": {"error": leaky, "error_code": "AccessDenied"}}]}),
+        ),
+        is_error: false,
+    };
+    let raw = text(
+        &format!("<html>{leaky} {{\"SecretString\": \"s3cr3t\"}}"),
+        false,
+    );
+    for e in [
+        script_value(&script_err).unwrap_err(),
+        cli_value(&cli_err).unwrap_err(),
+        script_value(&raw).unwrap_err(),
+        script_value(&text(leaky, true)).unwrap_err(),
+    ] {
+        for secret in ["AKIAIOSFODNN7EXAMPLE", "deadbeef", "hunter2", "s3cr3t"] {
+            assert!(!e.message.contains(secret), "{secret} in {e:?}");
+            assert!(!e.code.contains(secret), "{secret} in {e:?}");
+        }
+        assert!(e.message.contains(redact::REDACTED), "{e:?}");
+    }
+    assert_eq!(script_value(&script_err).unwrap_err().code, "AccessDenied");
+}

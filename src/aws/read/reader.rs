@@ -392,7 +392,21 @@ impl Reader {
     /// One `call_aws` request for read `i` (older or self-hosted servers).
     async fn cli(&self, session: &McpSession, tool: &str, slots: &Slots<'_>, i: usize) {
         let read = &slots.reads[i];
-        let cmd = script::cli_command(&read.call, &read.target.region);
+        let cmd = match script::cli_command(
+            &read.call,
+            &read.target.region,
+            script::CliStyle::for_tool(tool),
+        ) {
+            Ok(cmd) => cmd,
+            Err(e) => {
+                let refused = TargetError {
+                    code: "refused".into(),
+                    message: e.to_string(),
+                };
+                slots.fill(i, Err(refused), false);
+                return;
+            }
+        };
         let outcome = session
             .call_tool(
                 tool,

@@ -1,8 +1,17 @@
-//! Redaction: secret-bearing fields in AWS results are replaced before anyone (the model, the
-//! person, the audit log) sees them — Lambda and container environment values, EC2 user data,
-//! passwords, private keys, tokens, presigned code URLs — and the count is reported.
+//! Redaction: secret-bearing values are replaced before anyone (the model, the person, the
+//! audit log) sees them, and the count is reported. In results ([`redact`]): Lambda and
+//! container environment values, EC2 user data, passwords, private keys, fields named like
+//! tokens (not pagination tokens) or credentials, presigned URLs (`X-Amz-Signature=`, e.g.
+//! Lambda `Code.Location`) wherever they appear, and name/value pairs whose name looks secret
+//! (CloudFormation parameters and outputs, Elastic Beanstalk option settings, tags). In text
+//! ([`redact_text`]: error messages and raw excerpts): presigned-URL query strings, access key
+//! ids, `token=…` / `password=…` style pairs and `"secret": "…"` JSON members.
 
 use serde_json::Value;
+
+#[path = "redact_text.rs"]
+mod text;
+pub use text::redact_text;
 
 /// What a redacted value becomes.
 pub const REDACTED: &str = "[redacted by opsbot]";
@@ -22,6 +31,10 @@ const SECRET_FIELDS: &[&str] = &[
     "certificatechain",
     "privatekeypem",
     "credentials",
+    "basicauthcredentials",
+    "authorizationtoken",
+    "presharedkey",
+    "customergatewayconfiguration",
 ];
 
 /// Maps of name → value that carry configuration secrets (keys are kept, values redacted).
@@ -51,14 +64,103 @@ const REFERENCE_SUFFIXES: &[&str] = &[
     "configured",
 ];
 
+/// Fields named `…Token` that are not secrets: pagination cursors and idempotency tokens.
+const NOT_SECRET_TOKENS: &[&str] = &[
+    "nexttoken",
+    "continuationtoken",
+    "nextcontinuationtoken",
+    "pagetoken",
+    "nextpagetoken",
+    "startingtoken",
+    "paginationtoken",
+    "nextpaginationtoken",
+    "nextforwardtoken",
+    "nextbackwardtoken",
+    "starttoken",
+    "clienttoken",
+    "clientrequesttoken",
+    "idempotencytoken",
+];
+
+/// `(name field, value field)` of name/value pair objects.
+const PAIRS: &[(&str, &str)] = &[
+    ("ParameterKey", "ParameterValue"),
+    ("OutputKey", "OutputValue"),
+    ("OptionName", "Value"),
+    ("Name", "Value"),
+    ("name", "value"),
+    ("Key", "Value"),
+    ("key", "value"),
+];
+
+/// Words in a pair's name that make its value a secret.
+const SECRET_NAME_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "apikey",
+    "privatekey",
+    "accesskey",
+    "connectionstring",
+    "dsn",
+];
+
+/// A key or name in the form the rules compare: lower case, letters and digits only.
+fn norm(k: &str) -> String {
+    k.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Whether the field `key` (normalised) holds a secret whatever its value's shape.
+fn secret_field(key: &str) -> bool {
+    SECRET_FIELDS.contains(&key)
+        || (key.ends_with("token") && !NOT_SECRET_TOKENS.contains(&key))
+        || key.ends_with("credentials")
+        || key.ends_with("credential")
+}
+
+/// Whether a name/value pair's name (or a JSON member name in text) says its value is secret.
+pub(crate) fn secret_name(name: &str) -> bool {
+    let n = norm(name);
+    if n.is_empty() || NOT_SECRET_TOKENS.contains(&n.as_str()) {
+        return false;
+    }
+    if REFERENCE_SUFFIXES.iter().any(|s| n.ends_with(s)) {
+        return false;
+    }
+    SECRET_NAME_WORDS.iter().any(|w| n.contains(w))
+        || ["key", "keys", "pass"].iter().any(|s| n.ends_with(s))
+}
+
+/// Whether a string is (or holds) a presigned URL.
+fn presigned(s: &str) -> bool {
+    s.to_ascii_lowercase().contains("x-amz-signature=")
+}
+
 /// Replaces secret values in `v`; returns how many were redacted.
 pub fn redact(v: &mut Value) -> usize {
     match v {
         Value::Object(map) => {
             let mut n = 0;
+            let mut pair_value = None;
+            for (nk, vk) in PAIRS {
+                if let (Some(Value::String(name)), Some(value)) = (map.get(*nk), map.get(*vk))
+                    && secret_name(name)
+                    && !matches!(value, Value::Null | Value::Bool(_))
+                    && !is_empty(value)
+                {
+                    pair_value = Some(*vk);
+                    break;
+                }
+            }
             for (k, child) in map.iter_mut() {
-                let key = k.to_lowercase();
-                if SECRET_FIELDS.contains(&key.as_str()) {
+                let key = norm(k);
+                if Some(k.as_str()) == pair_value || secret_field(&key) {
                     if !matches!(child, Value::Null | Value::Bool(_)) && !is_empty(child) {
                         *child = Value::String(REDACTED.into());
                         n += 1;
@@ -75,6 +177,10 @@ pub fn redact(v: &mut Value) -> usize {
             n
         }
         Value::Array(items) => items.iter_mut().map(redact).sum(),
+        Value::String(s) if presigned(s) => {
+            *v = Value::String(REDACTED.into());
+            1
+        }
         _ => 0,
     }
 }
@@ -133,61 +239,5 @@ fn redact_map_values(v: &mut Value) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn lambda_environment_values_go_and_names_stay() {
-        let mut v = json!({"Functions": [{"FunctionName": "api", "Environment": {"Variables": {"DB_PASSWORD": "hunter2", "STAGE": "prod"}}}]});
-        assert_eq!(redact(&mut v), 2);
-        assert_eq!(
-            v["Functions"][0]["Environment"]["Variables"]["DB_PASSWORD"],
-            REDACTED
-        );
-        assert_eq!(v["Functions"][0]["FunctionName"], "api");
-        assert!(!v.to_string().contains("hunter2"));
-    }
-
-    #[test]
-    fn container_environments_user_data_and_passwords() {
-        let mut v = json!({
-            "taskDefinition": {"containerDefinitions": [{"name": "web",
-                "environment": [{"name": "API_KEY", "value": "abc123"}],
-                "secrets": [{"name": "DB", "valueFrom": "arn:aws:secretsmanager:...:db"}]}]},
-            "UserData": {"Value": "IyEvYmluL2Jhc2g="},
-            "MasterUserPassword": "pw",
-            "MasterUserSecret": {"SecretArn": "arn:x", "SecretStatus": "active"},
-            "PasswordLastUsed": "2026-01-01",
-            "NextToken": "tok",
-        });
-        let n = redact(&mut v);
-        let s = v.to_string();
-        for gone in ["abc123", "IyEvYmluL2Jhc2g=", "\"pw\""] {
-            assert!(!s.contains(gone), "{gone} still in {s}");
-        }
-        assert!(n >= 3, "{n}");
-        assert_eq!(
-            v["taskDefinition"]["containerDefinitions"][0]["name"],
-            "web"
-        );
-        assert_eq!(
-            v["MasterUserSecret"]["SecretArn"], "arn:x",
-            "references stay"
-        );
-        assert_eq!(v["NextToken"], "tok");
-        assert_eq!(
-            v["taskDefinition"]["containerDefinitions"][0]["environment"][0]["name"],
-            "API_KEY"
-        );
-    }
-
-    #[test]
-    fn ordinary_results_are_untouched() {
-        let mut v = json!({"Reservations": [{"Instances": [{"InstanceId": "i-1", "State": {"Name": "running"},
-            "Tags": [{"Key": "Name", "Value": "web"}], "KeyName": "ops-key"}]}]});
-        let before = v.clone();
-        assert_eq!(redact(&mut v), 0);
-        assert_eq!(v, before, "tags and key pair names are not secrets");
-    }
-}
+#[path = "redact_tests.rs"]
+mod tests;
