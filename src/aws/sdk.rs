@@ -90,6 +90,9 @@ mod tests {
                 }
             }
         }
-        assert!(offenders.is_empty(), "use aws::sdk::loader in {offenders:?}");
+        assert!(
+            offenders.is_empty(),
+            "use aws::sdk::loader in {offenders:?}"
+        );
     }
 }

@@ -252,7 +252,11 @@ mod tests {
         // The refused request took no slot: the next one goes one interval after the first.
         let t = Instant::now();
         let _b = p.turn(&k, far()).await.unwrap();
-        assert!(t.elapsed() <= Duration::from_millis(1050), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() <= Duration::from_millis(1050),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]
