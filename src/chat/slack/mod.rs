@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod dm;
 pub mod events;
 pub mod history;
 pub mod http;
