@@ -247,11 +247,8 @@ impl Responder for Agent {
             &budget,
             settings.max_tool_calls,
         );
-        let mut messages = Vec::new();
-        for turn in &req.history {
-            messages.push(Message::user(turn.question.clone()));
-            messages.push(Message::assistant(turn.answer.clone()));
-        }
+        // Only the asker's own turns, earlier answers labelled as data (see `prompt`).
+        let mut messages = prompt::history(&req.history, &req.authorization.identity.person.user);
         messages.push(Message::user(req.question.clone()));
         let mut request = ModelRequest {
             system: prompt::system(&req.authorization, &today()),

@@ -10,7 +10,7 @@ pub mod teams;
 pub mod terminal;
 
 use crate::core::answer::{Answer, Target};
-use crate::core::inbound::{Place, Platform, ThreadKey};
+use crate::core::inbound::{Inbound, Place, Platform, ThreadKey};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -100,6 +100,22 @@ pub trait ChatSink: Send + Sync + 'static {
     ) -> Result<Option<String>, ChatError> {
         let _ = (place, marker, since);
         Ok(None)
+    }
+    /// The place `inbound` really came from, which access is decided for and replies go to.
+    /// The core asks before deciding access for a place its front door called a direct
+    /// message, after the acknowledgement. A front door may only be able to claim one (Slack
+    /// says `directmessage` for a slash command in any one-to-one DM, also one between two
+    /// people): the sink checks such claims and answers a non-DM place
+    /// ([`crate::core::inbound::PlaceKind::Group`]) when the claim does not hold or cannot be
+    /// checked (fail closed). Default: the front door's place, as it is.
+    async fn confirm_place(&self, inbound: &Inbound) -> Place {
+        inbound.place.clone()
+    }
+    /// Whether a private reply outside a direct message already leaves a short notice where
+    /// the person asked (Teams: "I've sent you the answer in our chat"); when it does not, the
+    /// core posts its own notice next to a private refusal. Default: `false`.
+    fn private_leaves_notice(&self) -> bool {
+        false
     }
 }
 

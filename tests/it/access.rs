@@ -158,8 +158,11 @@ async fn person_without_groups_gets_a_helpful_refusal() {
         mention("U7", "C0OPS", "1700002000.000001", "list buckets"),
     ))
     .await;
-    let posts = app.slack.wait_for("chat.postMessage", 1).await;
-    let reply = posts[0].body["blocks"][0]["text"]["text"].as_str().unwrap();
+    // Refused in a channel: the details privately (a notice in the thread).
+    let private = app.slack.wait_for("chat.postEphemeral", 1).await;
+    let reply = private[0].body["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap();
     assert!(
         reply.contains("You may not query any AWS account here"),
         "{reply}"
@@ -186,8 +189,11 @@ async fn provider_outage_fails_closed() {
         mention("U1", "C0OPS", "1700002100.000001", "list EC2"),
     ))
     .await;
-    let posts = app.slack.wait_for("chat.postMessage", 1).await;
-    let reply = posts[0].body["blocks"][0]["text"]["text"].as_str().unwrap();
+    // Refused in a channel: the details privately (a notice in the thread).
+    let private = app.slack.wait_for("chat.postEphemeral", 1).await;
+    let reply = private[0].body["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap();
     assert!(
         reply.contains("couldn't read your groups from Slack user groups"),
         "{reply}"

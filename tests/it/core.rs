@@ -187,8 +187,12 @@ async fn deactivated_people_are_refused_and_guests_get_only_guest_grants() {
         mention("UDEAD00001", "C0OPS", "1700003300.000001", "list buckets"),
     ))
     .await;
-    let posts = app.slack.wait_for("chat.postMessage", 1).await;
-    let reply = posts[0].body["blocks"][0]["text"]["text"].as_str().unwrap();
+    // Refused in a channel: the details go to the person only (a notice in the thread).
+    let private = app.slack.wait_for("chat.postEphemeral", 1).await;
+    assert_eq!(private[0].body["user"], "UDEAD00001");
+    let reply = private[0].body["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap();
     assert!(reply.contains("deactivated"), "{reply}");
     assert!(
         !reply.contains("no agent"),

@@ -3,7 +3,8 @@
 //! Serves `/api/{method}` (JSON or form bodies, `Authorization: Bearer` checked like Slack:
 //! a wrong token gets `{"ok":false,"error":"invalid_auth"}`), upload URLs from
 //! `files.getUploadURLExternal`, slash command `response_url`s, and a Socket Mode WebSocket
-//! handed out by `apps.connections.open`. Tests script failures (429 with `Retry-After`) and
+//! handed out by `apps.connections.open`. `conversations.info` knows the bot's own IMs
+//! ([`U1_DM`] and those added with [`FakeSlack::add_im`]). Tests script failures (429 with `Retry-After`) and
 //! delays per method, and read back what was called. Shared by tests and benches.
 #![allow(
     dead_code,
@@ -33,6 +34,8 @@ pub const BOT_TOKEN: &str = "xoxb-test-token";
 pub const BOT_USER: &str = "UBOT";
 /// The team id `auth.test` reports.
 pub const TEAM: &str = "T0TEST";
+/// The bot's IM with U1 (registered in every fake; others with [`FakeSlack::add_im`]).
+pub const U1_DM: &str = "D0DM";
 
 /// One recorded call.
 #[derive(Debug, Clone)]
@@ -63,6 +66,8 @@ struct Inner {
     usergroups: Vec<(String, Vec<String>)>,
     /// `users.info` fields replacing the derived ones, per user id.
     users: HashMap<String, Value>,
+    /// The bot's own IMs: channel id -> the person on the other side.
+    ims: HashMap<String, String>,
 }
 
 /// Handle to a running fake.
@@ -88,6 +93,7 @@ impl FakeSlack {
             sockets: Arc::default(),
             released: Arc::default(),
         };
+        fake.add_im(U1_DM, "U1");
         let app = Router::new()
             .route("/api/{method}", any(api))
             .route("/upload/{id}", post(upload))
@@ -147,6 +153,17 @@ impl FakeSlack {
     /// `users.info` for `id` answers with `fields` replacing the derived top-level ones.
     pub fn set_user(&self, id: &str, fields: Value) {
         self.inner.lock().unwrap().users.insert(id.into(), fields);
+    }
+
+    /// Makes `channel` the bot's IM with `user`: `conversations.info` describes it as such.
+    /// Any other conversation is one the bot is not part of (`channel_not_found`), as a DM
+    /// between two people is.
+    pub fn add_im(&self, channel: &str, user: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .ims
+            .insert(channel.into(), user.into());
     }
 
     /// Sends a Socket Mode envelope on the newest open connection, or queues it for the next
@@ -408,6 +425,18 @@ async fn api(
                 .collect();
             json!({"ok": true, "messages": messages, "has_more": false, "pin_count": 0,
                 "response_metadata": {"next_cursor": ""}})
+        }
+        "conversations.info" => {
+            // Slack's IM object (docs: "im object"): `is_im`, and `user` is the other party.
+            // A conversation the bot is not in is not found for its token.
+            let channel = body["channel"].as_str().unwrap_or("").to_string();
+            let im = fake.inner.lock().unwrap().ims.get(&channel).cloned();
+            match im {
+                Some(user) => json!({"ok": true, "channel": {"id": channel, "created": 1700000000,
+                    "is_im": true, "is_org_shared": false, "user": user, "is_user_deleted": false,
+                    "priority": 0}}),
+                None => json!({"ok": false, "error": "channel_not_found"}),
+            }
         }
         "reactions.add" | "reactions.remove" | "assistant.threads.setStatus" => json!({"ok": true}),
         "chat.postEphemeral" => json!({"ok": true, "message_ts": "1700000000.999999"}),

@@ -263,12 +263,26 @@ impl TestApp {
         channel: &str,
         response_id: &str,
     ) -> reqwest::Response {
-        let form = serde_urlencoded::to_string([
+        self.command_at(text, user, channel, "ops", response_id)
+            .await
+    }
+
+    /// The form body of a slash command with `text` in `channel` called `channel_name`
+    /// (`directmessage` for any 1:1 DM, `mpdm-…` for a group DM).
+    pub fn command_form(
+        &self,
+        text: &str,
+        user: &str,
+        channel: &str,
+        channel_name: &str,
+        response_id: &str,
+    ) -> String {
+        serde_urlencoded::to_string([
             ("token", "legacy"),
             ("team_id", "T0TEST"),
             ("team_domain", "opsbot-test"),
             ("channel_id", channel),
-            ("channel_name", "ops"),
+            ("channel_name", channel_name),
             ("user_id", user),
             ("user_name", "ana"),
             ("command", "/aws"),
@@ -276,7 +290,19 @@ impl TestApp {
             ("response_url", &self.slack.response_url(response_id)),
             ("trigger_id", "1.2.3"),
         ])
-        .unwrap();
+        .unwrap()
+    }
+
+    /// POSTs a signed slash command with `text` in `channel` called `channel_name`.
+    pub async fn command_at(
+        &self,
+        text: &str,
+        user: &str,
+        channel: &str,
+        channel_name: &str,
+        response_id: &str,
+    ) -> reqwest::Response {
+        let form = self.command_form(text, user, channel, channel_name, response_id);
         self.post_signed(
             "/slack/commands",
             form.as_bytes(),

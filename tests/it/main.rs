@@ -20,6 +20,7 @@ mod fake_teams;
 mod helpers;
 mod idp;
 mod inventory;
+mod listening;
 mod mcp;
 mod peers;
 mod quota;

@@ -3,7 +3,9 @@
 //! Renders each [`Answer`] with [`super::render`] and delivers it where the [`Target`] says:
 //! a thread (`chat.postMessage` with `thread_ts`), a new top-level channel message, a slash
 //! command's `response_url` (ephemeral or in channel), or `chat.postEphemeral`. Files go up
-//! with `files.getUploadURLExternal` + `files.completeUploadExternal`. Every call retries HTTP
+//! with `files.getUploadURLExternal` + `files.completeUploadExternal`. Every post sets
+//! `unfurl_links` and `unfurl_media` to false, so Slack fetches no URL it contains. A slash
+//! command's claimed DM is confirmed in [`super::dm`]. Every call retries HTTP
 //! 429 through [`crate::retry`] after Slack's `Retry-After`. The Web API base URL is
 //! configurable (`slack.api_url`) so tests and proxies can stand in for slack.com.
 
@@ -11,7 +13,7 @@ use super::render::{self, OutFile, OutMessage};
 use super::settings::{ProgressStyle, SlackSettings};
 use crate::chat::{Asked, ChatError, ChatSink, ProgressUpdate};
 use crate::core::answer::{Answer, Target};
-use crate::core::inbound::Place;
+use crate::core::inbound::{Inbound, Place};
 use crate::retry::{Attempt, RetryPolicy};
 use async_trait::async_trait;
 use hyper_rustls::HttpsConnector;
@@ -96,6 +98,8 @@ pub struct SlackSink {
     progress: ProgressStyle,
     reaction: String,
     retry: RetryPolicy,
+    /// Which claimed DMs are the bot's own (see [`super::dm`]).
+    dms: super::dm::DmCache,
 }
 
 /// What a `response_url` accepts (Slack: "Handling user interaction").
@@ -106,6 +110,17 @@ struct ResponseUrlBody<'a> {
     blocks: &'a [serde_json::Value],
     response_type: &'static str,
     replace_original: bool,
+    unfurl_links: bool,
+    unfurl_media: bool,
+}
+
+/// `chat.postEphemeral` with the unfurl flags every post of the bot carries.
+#[derive(serde::Serialize)]
+struct EphemeralBody<'a> {
+    #[serde(flatten)]
+    request: &'a SlackApiChatPostEphemeralRequest,
+    unfurl_links: bool,
+    unfurl_media: bool,
 }
 
 fn content(message: &OutMessage) -> SlackMessageContent {
@@ -144,7 +159,13 @@ impl SlackSink {
             progress: settings.progress,
             reaction: settings.progress_reaction.clone(),
             retry: settings.retry,
+            dms: super::dm::DmCache::default(),
         })
+    }
+
+    /// The cache of confirmed direct messages.
+    pub(super) fn dms(&self) -> &super::dm::DmCache {
+        &self.dms
     }
 
     /// The underlying client (Socket Mode and identity lookups share it).
@@ -194,7 +215,10 @@ impl SlackSink {
         if let Some(m) = marker {
             content = content.with_metadata(super::history::metadata(m));
         }
-        let mut req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content);
+        // Slack fetches every URL in a post to unfurl it: never, for text the model wrote.
+        let mut req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content)
+            .with_unfurl_links(false)
+            .with_unfurl_media(false);
         if let Some(ts) = thread_ts {
             req = req.with_thread_ts(ts.to_string().into());
         }
@@ -224,10 +248,20 @@ impl SlackSink {
         if let Some(ts) = thread_ts {
             req = req.with_thread_ts(ts.to_string().into());
         }
+        let body = EphemeralBody {
+            request: &req,
+            unfurl_links: false,
+            unfurl_media: false,
+        };
         self.call("chat.postEphemeral", || async {
             self.client
                 .open_session(&self.token)
-                .chat_post_ephemeral(&req)
+                .http_session_api
+                .http_post::<_, SlackApiChatPostEphemeralResponse>(
+                    "chat.postEphemeral",
+                    &body,
+                    None,
+                )
                 .await
         })
         .await?;
@@ -253,6 +287,8 @@ impl SlackSink {
                 "ephemeral"
             },
             replace_original: false,
+            unfurl_links: false,
+            unfurl_media: false,
         };
         let span = tracing::Span::current();
         self.call("response_url", || async {
@@ -414,6 +450,10 @@ impl ChatSink for SlackSink {
                 Ok(None)
             }
         }
+    }
+
+    async fn confirm_place(&self, inbound: &Inbound) -> Place {
+        self.confirmed_place(inbound).await
     }
 
     async fn find_post(

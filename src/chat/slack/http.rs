@@ -1,8 +1,10 @@
 //! HTTP front door: `POST /slack/events`, `/slack/commands`, `/slack/interactions`.
 //!
 //! Each route reads the raw body (413 over the limit), verifies the signature on those bytes
-//! (401, no detail), then parses (400) and hands off to the [`SlackDoor`], which only decides
-//! and enqueues: the 200 goes back before any outside call.
+//! (401, no detail; one warning line a minute with a count), then parses (400) and hands off
+//! to the [`SlackDoor`], which only decides and enqueues: the 200 goes back before any outside
+//! call. A slash command carries its signed-delivery key ([`verify::replay_key`]), so a replay
+//! of the same signed body within the window is acknowledged but answered only once.
 
 use super::verify::{self, Verifier};
 use super::{EventAck, SlackDoor, commands, events};
@@ -90,11 +92,8 @@ where
             &body,
             verify::unix_now(),
         ) {
-            tracing::warn!(
-                route,
-                reason = e.label(),
-                "rejected unsigned or badly signed request"
-            );
+            tracing::debug!(route, reason = e.label(), "rejected request");
+            st.verifier.note_rejection(route, e);
             st.metrics().request(route, "unauthorized");
             return Err((StatusCode::UNAUTHORIZED, ""));
         }
@@ -161,7 +160,20 @@ async fn on_commands(State(st): State<SlackState>, signed: Signed) -> Response {
             return finish(&st, "commands", "malformed", signed.started, resp);
         }
     };
-    let text = st.door.on_command(&cmd);
+    // The same signed body can be replayed within the signature window: name this delivery
+    // by its timestamp and signature so the core answers it once.
+    let header = |name| {
+        signed
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let replay = verify::replay_key(
+        header(verify::TIMESTAMP_HEADER),
+        header(verify::SIGNATURE_HEADER),
+    );
+    let text = st.door.on_command(&cmd, Some(replay));
     let resp = Json(json!({ "response_type": "ephemeral", "text": text })).into_response();
     finish(&st, "commands", "ok", signed.started, resp)
 }

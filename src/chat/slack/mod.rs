@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod dm;
 pub mod events;
 pub mod history;
 pub mod http;
@@ -94,18 +95,27 @@ impl SlackDoor {
     }
 
     /// Handles a slash command; returns the ephemeral acknowledgement text. Never awaits.
-    pub fn on_command(&self, cmd: &commands::SlashCommand) -> String {
+    /// `delivery` names this delivery (HTTP: the signed timestamp and signature; Socket Mode:
+    /// the envelope id): the same one delivered again is acknowledged but answered once.
+    pub fn on_command(&self, cmd: &commands::SlashCommand, delivery: Option<String>) -> String {
         match commands::to_request(cmd) {
             commands::Request::Help(problem) => {
                 ack_text(&self.core.help(Platform::Slack, problem.as_deref()))
             }
-            commands::Request::Submit(inbound) => match self.core.submit(*inbound) {
-                Ack::Queued => "Working on it…".into(),
-                Ack::Now(answer) => ack_text(&answer),
-                Ack::Ignored(_) | Ack::Shed => {
-                    "I'm busy with other questions right now. Please try again in a minute.".into()
-                }
-            },
+            commands::Request::Submit(mut inbound) => {
+                inbound.delivery = delivery;
+                self.submit_command(*inbound)
+            }
+        }
+    }
+
+    fn submit_command(&self, inbound: crate::core::inbound::Inbound) -> String {
+        match self.core.submit(inbound) {
+            Ack::Queued => "Working on it…".into(),
+            Ack::Now(answer) => ack_text(&answer),
+            Ack::Ignored(_) | Ack::Shed => {
+                "I'm busy with other questions right now. Please try again in a minute.".into()
+            }
         }
     }
 }

@@ -286,6 +286,10 @@ fn links(s: &str) -> String {
         let after = &rest[open + 1..];
         let parsed = after.find("](").and_then(|close| {
             let text = &after[..close];
+            // A label holds no brackets: `evil[.]example … [x](url)` is not one link.
+            if text.contains(['[', ']', '\n']) {
+                return None;
+            }
             let tail = &after[close + 2..];
             let end = tail.find(')')?;
             let url = &tail[..end];

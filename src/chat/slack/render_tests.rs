@@ -125,6 +125,10 @@ fn markdown_becomes_mrkdwn() {
             "see <https://aws.amazon.com/ec2/|the docs>",
         ),
         ("[not a link](javascript:x)", "[not a link](javascript:x)"),
+        (
+            "hxxps://evil[.]example and [console](https://console.aws.amazon.com/)",
+            "hxxps://evil[.]example and <https://console.aws.amazon.com/|console>",
+        ),
         ("a < b & c > d", "a &lt; b &amp; c &gt; d"),
         ("<@U123> <!channel>", "&lt;@U123&gt; &lt;!channel&gt;"),
         ("`**raw** <x>`", "`**raw** &lt;x&gt;`"),

@@ -346,7 +346,9 @@ fn envelope(ctx: &Ctx, v: &Value) -> Option<Value> {
         }
         Some("slash_commands") => match serde_json::from_value::<SlashCommand>(payload) {
             Ok(cmd) => {
-                let text = ctx.door.on_command(&cmd);
+                let text = ctx
+                    .door
+                    .on_command(&cmd, Some(format!("slack:envelope:{id}")));
                 metrics.request("socket_commands", "ok");
                 Some(json!({
                     "envelope_id": id,

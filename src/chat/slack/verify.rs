@@ -1,11 +1,20 @@
 //! Slack request signing: `v0=` + hex HMAC-SHA256(secret, `v0:{timestamp}:{raw body}`).
 //!
 //! Checked on the raw bytes before any parsing, compared in constant time, and the timestamp
-//! must be within [`MAX_SKEW_SECS`] of now (replay protection). Failures carry a reason for
-//! logs and metrics; the HTTP layer answers every failure with a bare 401.
+//! must be within [`MAX_SKEW_SECS`] of now (replay protection). The distance is computed
+//! without overflow, so any hostile timestamp (`i64::MAX`, negative, 30 digits) is a plain
+//! rejection, never a panic. Failures carry a reason for metrics; the log gets one warning line
+//! per [`REJECTION_LOG_PERIOD`] with how many were rejected, not one per request. The HTTP
+//! layer answers every failure with a bare 401.
+//!
+//! A signed request can still be replayed within the window: [`replay_key`] names one signed
+//! delivery (its timestamp and signature) so the core answers it once.
 
+use crate::core::shed::LogEvery;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 /// Header carrying the signature.
@@ -13,7 +22,9 @@ pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 /// Header carrying the request timestamp (Unix seconds).
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
 /// Largest accepted distance between the request timestamp and now, in seconds.
-pub const MAX_SKEW_SECS: i64 = 300;
+pub const MAX_SKEW_SECS: u64 = 300;
+/// At most one warning line about rejected signatures per this period (with a count).
+pub const REJECTION_LOG_PERIOD: Duration = Duration::from_secs(60);
 
 /// Why a request was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +59,8 @@ impl VerifyError {
 #[derive(Clone)]
 pub struct Verifier {
     key: Hmac<Sha256>,
+    /// Rate limit for the rejection warning (shared by clones).
+    rejections: Arc<LogEvery>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -61,6 +74,7 @@ impl Verifier {
     pub fn new(secret: &str) -> Self {
         Self {
             key: Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key"),
+            rejections: Arc::new(LogEvery::new(REJECTION_LOG_PERIOD)),
         }
     }
 
@@ -89,7 +103,8 @@ impl Verifier {
             .trim()
             .parse()
             .map_err(|_| VerifyError::BadTimestamp)?;
-        if (now - ts).abs() > MAX_SKEW_SECS {
+        // abs_diff is exact over the whole i64 range: no overflow, no panic.
+        if now.abs_diff(ts) > MAX_SKEW_SECS {
             return Err(VerifyError::Stale);
         }
         let expected = self.sign(timestamp, body);
@@ -99,6 +114,31 @@ impl Verifier {
             Err(VerifyError::Mismatch)
         }
     }
+}
+
+impl Verifier {
+    /// Counts one rejected request on `route` and logs a warning with the count when one is
+    /// due (at most once per [`REJECTION_LOG_PERIOD`]); returns the count logged, if any.
+    pub fn note_rejection(&self, route: &'static str, reason: VerifyError) -> Option<u64> {
+        let n = self.rejections.tick()?;
+        tracing::warn!(
+            route,
+            reason = reason.label(),
+            rejected = n,
+            "rejected unsigned or badly signed requests (401); check the signing secret if this keeps growing"
+        );
+        Some(n)
+    }
+}
+
+/// A short stable name for one signed delivery (the timestamp and signature it came with):
+/// the same bytes replayed within the window get the same key, any other request another.
+pub fn replay_key(timestamp: &str, signature: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(timestamp.trim().as_bytes());
+    h.update(b":");
+    h.update(signature.as_bytes());
+    format!("slack:signed:{}", hex::encode(&h.finalize()[..16]))
 }
 
 /// Current Unix time in seconds.
@@ -222,6 +262,67 @@ mod tests {
         assert!(
             v.verify(Some(SIG), Some(TS), BODY, 1531420618 - 300)
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn hostile_timestamps_are_rejected_without_panicking() {
+        let v = Verifier::new(SECRET);
+        let max = i64::MAX.to_string();
+        let min = i64::MIN.to_string();
+        let cases: &[(&str, i64, VerifyError)] = &[
+            (&max, 1531420618, VerifyError::Stale),
+            (&min, 1531420618, VerifyError::Stale),
+            ("-1", 1531420618, VerifyError::Stale),
+            ("0", i64::MAX, VerifyError::Stale),
+            ("1531420618", i64::MIN, VerifyError::Stale),
+            (&max, i64::MIN, VerifyError::Stale),
+            (
+                "99999999999999999999999999999",
+                1531420618,
+                VerifyError::BadTimestamp,
+            ),
+            ("1531420618.5", 1531420618, VerifyError::BadTimestamp),
+            ("0x5b47", 1531420618, VerifyError::BadTimestamp),
+            ("", 1531420618, VerifyError::BadTimestamp),
+            ("١٥٣١٤٢٠٦١٨", 1531420618, VerifyError::BadTimestamp),
+        ];
+        for (ts, now, want) in cases {
+            let sig = v.sign(ts, BODY);
+            assert_eq!(
+                v.verify(Some(&sig), Some(ts), BODY, *now),
+                Err(*want),
+                "{ts} at {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn replay_keys_name_one_signed_delivery() {
+        assert_eq!(replay_key(TS, SIG), replay_key(TS, SIG));
+        assert_ne!(replay_key(TS, SIG), replay_key("1531420619", SIG));
+        assert_ne!(replay_key(TS, SIG), replay_key(TS, &SIG.replace('a', "b")));
+        assert!(
+            !replay_key(TS, SIG).contains(&SIG[3..]),
+            "the signature is not stored as is"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rejections_are_logged_once_a_minute_with_a_count() {
+        let v = Verifier::new(SECRET);
+        let logged: Vec<Option<u64>> = (0..100)
+            .map(|_| v.note_rejection("events", VerifyError::Mismatch))
+            .collect();
+        assert_eq!(logged[0], Some(1), "the first one at once");
+        assert!(logged[1..].iter().all(Option::is_none), "then silence");
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert_eq!(v.clone().note_rejection("events", VerifyError::Stale), None);
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert_eq!(
+            v.note_rejection("commands", VerifyError::Mismatch),
+            Some(101),
+            "one line a minute later, counting everything in between (clones share it)"
         );
     }
 

@@ -211,6 +211,12 @@ impl TeamsSink {
 
 #[async_trait]
 impl ChatSink for TeamsSink {
+    /// A private reply from a channel or group chat already posts "I've sent you the answer
+    /// in our chat" (or how to get it) where the person asked.
+    fn private_leaves_notice(&self) -> bool {
+        true
+    }
+
     async fn send(&self, target: &Target, answer: &Answer) -> Result<Option<String>, ChatError> {
         match target {
             Target::Thread(t) => self.to_thread(t, answer).await,

@@ -6,13 +6,28 @@
 //! 2. Triage, on a tracked task: claim the delivery id in the [`ConversationStore`] (a retry
 //!    or another replica's copy stops here), check that an unaddressed thread reply follows up
 //!    the person's own question, then take a work slot — or offer a bounded busy notice.
-//! 3. The work: decide access, answer through the [`Responder`] with a [`ScopedAws`] handle, a
-//!    deadline and a progress handle, deliver the [`Answer`] through the platform's sink,
-//!    record the turn.
+//!    A slash command is admitted at once (its acknowledgement says "working on it" or
+//!    "busy") and claims its delivery id (a replayed request has the same one) before working.
+//! 3. The work: confirm a place the front door called a direct message with the platform's
+//!    sink (only the bot's own DM with the person is one; anything else gets the channel
+//!    default guardrail and private replies), decide access, answer through the
+//!    [`Responder`] with a [`ScopedAws`] handle, a deadline and a progress handle, deliver the
+//!    [`Answer`] through the platform's sink, record the turn.
+//!
+//! Who is asking, and who else is listening:
+//! - The thread's memory handed to the responder holds only the asker's own turns; other
+//!   people's questions in the thread never reach the model as the asker's words, and refused
+//!   questions are not recorded at all.
+//! - A refusal where others can read it (a channel, a group conversation) is a one-line
+//!   notice there ([`REFUSAL_NOTICE`]) and the details privately; in a direct message with
+//!   the bot the details stay in place. A slash command outside a channel or the bot's own
+//!   DM is answered privately.
+//! - Links in the responder's answers stay links only for allow-listed hosts
+//!   ([`crate::core::links`]).
 
 use super::answer::{Answer, Target};
 use super::command::{self, Command};
-use super::inbound::{Inbound, Platform, What};
+use super::inbound::{Inbound, Place, PlaceKind, Platform, What};
 use super::respond::{Job, Responder};
 use super::shed::{BUSY_TEXT, BusyNotices, LogEvery};
 use crate::access::Access;
@@ -27,8 +42,19 @@ use tokio::sync::Semaphore;
 
 /// How long the core waits for the conversation store before going on without it.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Earlier turns of a thread handed to the responder.
+/// Shortest time a delivery id is remembered, whatever the setting: a signed request is
+/// accepted for 5 minutes either side of its timestamp, so a replay must be recognised for
+/// 10 minutes.
+pub const MIN_DEDUP_TTL: Duration = Duration::from_secs(600);
+/// Earlier turns of a thread handed to the responder (the asker's own, newest).
 pub const HISTORY_TURNS: usize = 10;
+/// Newest turns of a thread read to find the asker's own among them.
+pub const HISTORY_SCAN: usize = 20;
+/// How long the core waits for a platform to confirm a direct message before treating the
+/// place as a conversation that is not one (fail closed).
+pub const PLACE_TIMEOUT: Duration = Duration::from_secs(5);
+/// What a refusal says where others can read it; the details go to the person privately.
+pub const REFUSAL_NOTICE: &str = "I can't answer this here; I've sent you the details privately.";
 /// Longest answer summary kept per turn.
 pub const SUMMARY_CHARS: usize = 1500;
 
@@ -164,17 +190,25 @@ impl Core {
             return Ack::Ignored(why);
         }
         self.audit(&inbound);
-        // Commands with a reply handle (Slack slash commands) are never redelivered: decide
-        // admission now so the acknowledgement can say "working on it" or "busy".
-        if inbound.handle.is_some() && inbound.delivery.is_none() {
+        // Commands with a reply handle (Slack slash commands): decide admission now so the
+        // acknowledgement can say "working on it" or "busy". Their delivery id (the signed
+        // request, when a front door names it) is claimed after the ack, so a replayed copy
+        // is acknowledged like any other and then answered no second time.
+        if inbound.handle.is_some() {
             if let What::Command(Command::Help) = inbound.what {
                 return Ack::Now(self.help(inbound.place.platform, None));
             }
             return match self.workers.admit(&inbound.who.key()) {
                 Ok(slot) => {
                     let core = self.clone();
-                    self.workers
-                        .spawn(async move { core.work(inbound, slot).await });
+                    self.workers.spawn(async move {
+                        if let Some(id) = &inbound.delivery
+                            && !core.claim(id).await
+                        {
+                            return;
+                        }
+                        core.work(inbound, slot).await
+                    });
                     Ack::Queued
                 }
                 Err(busy) => {
@@ -245,32 +279,10 @@ impl Core {
     /// De-duplicates, checks follow-ups and takes a work slot; `None` when there is nothing
     /// (more) to do.
     async fn triage(&self, inbound: &Inbound) -> Option<Slot> {
-        if let Some(id) = &inbound.delivery {
-            let claim = tokio::time::timeout(
-                STORE_TIMEOUT,
-                self.store.claim_delivery(id, self.settings.dedup_ttl),
-            )
-            .await;
-            match claim {
-                Ok(Ok(true)) => self.metrics.delivery("new"),
-                Ok(Ok(false)) => {
-                    self.metrics.delivery("duplicate");
-                    tracing::info!(delivery = id, "duplicate delivery ignored");
-                    return None;
-                }
-                // Fail open: answering twice is better than not answering.
-                Ok(Err(e)) => {
-                    self.metrics.delivery("store_error");
-                    tracing::warn!(delivery = id, error = %e, "de-duplication unavailable; handling the delivery");
-                }
-                Err(_) => {
-                    self.metrics.delivery("store_error");
-                    tracing::warn!(
-                        delivery = id,
-                        "de-duplication timed out; handling the delivery"
-                    );
-                }
-            }
+        if let Some(id) = &inbound.delivery
+            && !self.claim(id).await
+        {
+            return None;
         }
         if let (
             What::Question {
@@ -301,8 +313,70 @@ impl Core {
         }
     }
 
+    /// Claims delivery `id` in the store; `false` when it was already handled (a retry, a
+    /// replay, another replica's copy). Fails open: answering twice is better than not
+    /// answering.
+    async fn claim(&self, id: &str) -> bool {
+        let claim = tokio::time::timeout(
+            STORE_TIMEOUT,
+            self.store
+                .claim_delivery(id, self.settings.dedup_ttl.max(MIN_DEDUP_TTL)),
+        )
+        .await;
+        match claim {
+            Ok(Ok(true)) => self.metrics.delivery("new"),
+            Ok(Ok(false)) => {
+                self.metrics.delivery("duplicate");
+                tracing::info!(delivery = id, "duplicate delivery ignored");
+                return false;
+            }
+            Ok(Err(e)) => {
+                self.metrics.delivery("store_error");
+                tracing::warn!(delivery = id, error = %e, "de-duplication unavailable; handling the delivery");
+            }
+            Err(_) => {
+                self.metrics.delivery("store_error");
+                tracing::warn!(
+                    delivery = id,
+                    "de-duplication timed out; handling the delivery"
+                );
+            }
+        }
+        true
+    }
+
+    /// `inbound` with its place confirmed by the platform when the front door called it a
+    /// direct message (see [`crate::chat::ChatSink::confirm_place`]); a confirmation that
+    /// does not come in time makes it a conversation that is not a DM.
+    async fn confirmed(&self, mut inbound: Inbound) -> Inbound {
+        if !inbound.place.is_dm() {
+            return inbound;
+        }
+        let Some(sink) = self.sinks.get(inbound.place.platform) else {
+            return inbound;
+        };
+        let place = tokio::time::timeout(PLACE_TIMEOUT, sink.confirm_place(&inbound))
+            .await
+            .unwrap_or_else(|_| {
+                tracing::warn!(place = %inbound.place.key(), "direct message not confirmed in time; answering as in a group conversation");
+                Place {
+                    kind: PlaceKind::Group,
+                    ..inbound.place.clone()
+                }
+            });
+        if place != inbound.place {
+            tracing::info!(target: "audit", user = %inbound.who.key(), place = %place.key(), "not the bot's own direct message: channel default guardrail, private replies");
+            if let Some(t) = &mut inbound.thread {
+                t.place = place.clone();
+            }
+            inbound.place = place;
+        }
+        inbound
+    }
+
     /// Does the work for one admitted inbound item.
     async fn work(&self, inbound: Inbound, _slot: Slot) {
+        let inbound = self.confirmed(inbound).await;
         match inbound.what.clone() {
             What::Question { text, .. } => self.question(&inbound, &text, Job::Answer).await,
             What::Command(Command::Ask { question }) => {
@@ -350,10 +424,12 @@ impl Core {
 }
 
 /// Where the answer to a question goes: its thread, else (a command with no thread) the
-/// channel, through the command's reply handle.
+/// channel or the bot's own DM, through the command's reply handle; a command in any other
+/// conversation (a group DM, a DM between people) is answered privately.
 pub fn question_target(inbound: &Inbound) -> Target {
     match &inbound.thread {
         Some(t) => Target::Thread(t.clone()),
+        None if inbound.place.kind == PlaceKind::Group => private_target(inbound),
         None => Target::Channel {
             place: inbound.place.clone(),
             handle: inbound.handle.clone(),

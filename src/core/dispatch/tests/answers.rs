@@ -20,7 +20,12 @@ async fn someone_without_access_is_refused_and_the_responder_never_runs() {
         true,
     ));
     drain(&c).await;
-    assert!(sink.texts()[0].contains("You may not query any AWS account here"));
+    // Refused in a shared place: a notice in the thread, the details privately (the change
+    // of behaviour this test was adapted for).
+    let sent = sink.sent();
+    assert!(matches!(sent[0].0, Target::Thread(_)), "{sent:?}");
+    assert!(matches!(sent[1].0, Target::Private { .. }), "{sent:?}");
+    assert!(sink.texts()[1].contains("You may not query any AWS account here"));
     assert_eq!(echo.calls.load(Ordering::SeqCst), 0);
 }
 

@@ -1,6 +1,7 @@
 use super::*;
 
 mod answers;
+mod listening;
 mod triage;
 use crate::accounts::discover::AccountBook;
 use crate::aws::pool::PoolSettings;
@@ -28,6 +29,8 @@ struct Recording {
     sent: Mutex<Vec<(Target, Answer)>>,
     progress: Mutex<Vec<ProgressUpdate>>,
     gate: Option<Arc<Notify>>,
+    /// Says a claimed direct message is not the bot's own (a DM between people).
+    not_dm: bool,
 }
 
 #[async_trait]
@@ -46,9 +49,20 @@ impl ChatSink for Recording {
         self.progress.lock().unwrap().push(update);
         Ok(())
     }
+    async fn confirm_place(&self, inbound: &Inbound) -> Place {
+        let mut place = inbound.place.clone();
+        if self.not_dm {
+            place.kind = PlaceKind::Group;
+        }
+        place
+    }
 }
 
 impl Recording {
+    fn sent(&self) -> Vec<(Target, Answer)> {
+        self.sent.lock().unwrap().clone()
+    }
+
     fn texts(&self) -> Vec<String> {
         self.sent
             .lock()
@@ -121,22 +135,33 @@ impl ConversationStore for SlowStore {
     }
 }
 
+/// The test policy: `devs` may query sandbox; every conversation allows everything.
+const POLICY: &str =
+    "[[grant]]\ngroup = \"devs\"\naccounts = [\"sandbox\"]\n[channels]\ndefault = [\"*\"]\n";
+
 fn core_with(
     sink: Arc<Recording>,
     responder: Arc<dyn Responder>,
     store: Arc<dyn ConversationStore>,
     work: WorkSettings,
 ) -> Arc<Core> {
+    core_with_policy(sink, responder, store, work, POLICY)
+}
+
+fn core_with_policy(
+    sink: Arc<Recording>,
+    responder: Arc<dyn Responder>,
+    store: Arc<dyn ConversationStore>,
+    work: WorkSettings,
+    policy: &str,
+) -> Arc<Core> {
     let registry = crate::accounts::tests::sample();
-    let policy = Policy::parse(
-        "[[grant]]\ngroup = \"devs\"\naccounts = [\"sandbox\"]\n[channels]\ndefault = [\"*\"]\n",
-        "access.toml",
-        &registry,
-        &[],
-        false,
+    let policy = Policy::parse(policy, "access.toml", &registry, &[], false).unwrap();
+    let groups = StaticGroups::parse(
+        "[groups]\ndevs = [\"dev@example.com\", \"ops@example.com\"]\n",
+        "g",
     )
     .unwrap();
-    let groups = StaticGroups::parse("[groups]\ndevs = [\"dev@example.com\"]\n", "g").unwrap();
     let directory = Directory::new(
         HashMap::from([(
             Platform::Terminal,
