@@ -328,6 +328,12 @@ impl McpSession {
         }
     }
 
+    /// Initializes the session now if it is not yet (so set-up overlaps other waiting, such
+    /// as the endpoint's tool listing); later calls reuse it.
+    pub async fn open(&self, deadline: Instant) -> Result<(), McpError> {
+        self.negotiated(deadline).await.map(|_| ())
+    }
+
     /// The negotiated session, initializing it (once, whoever asks first) if needed.
     async fn negotiated(&self, deadline: Instant) -> Result<Arc<Negotiated>, McpError> {
         let mut state = self.state.lock().await;

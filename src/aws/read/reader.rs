@@ -216,15 +216,18 @@ impl Reader {
             Err(e) => return slots.fail_all(&indices, &scope_error(e)),
         };
         let endpoint = self.mcp.server().endpoints.for_region(&first.region);
-        let tools = match self
-            .mcp
-            .tools(&first.account, &endpoint, &creds, deadline)
-            .await
-        {
+        let session = self.mcp.session(&first.account, &endpoint, &creds).await;
+        // The session is set up while the endpoint's tools are listed (once per endpoint, by
+        // whoever asks first), not after: a cold read costs one set-up, not two in a row.
+        let (tools, opened) = futures_util::future::join(
+            self.mcp.tools(&first.account, &endpoint, &creds, deadline),
+            session.open(deadline),
+        )
+        .await;
+        let tools = match tools.and_then(|t| opened.map(|()| t)) {
             Ok(t) => t,
             Err(e) => return slots.fail_all(&indices, &mcp_error(e)),
         };
-        let session = self.mcp.session(&first.account, &endpoint, &creds).await;
         let has = |n: &str| tools.iter().any(|t| t.name == n);
         if has(RUN_SCRIPT) {
             let (limited, batchable): (Vec<usize>, Vec<usize>) = indices
